@@ -1,0 +1,119 @@
+/* kirana SDK: routes, requests and responses.
+ *
+ * Handlers run on a worker-pool thread and may block on SDK calls. A handler
+ * answers exactly once with one of the kr_reply_* calls and returns 0, or
+ * returns a negative kr_err without answering: the core then answers with
+ * the problem response that code maps to (detail from kr_errmsg for 4xx; a
+ * generic detail for 5xx, with the message logged).
+ *
+ * Everything a kr_req hands out is request-scoped: valid until the handler
+ * returns, freed by the core.
+ */
+#ifndef KIRANA_HTTP_H
+#define KIRANA_HTTP_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "kirana/plugin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct kr_req kr_req;
+
+typedef enum kr_auth {
+    KR_AUTH_NONE = 0,  /* anyone */
+    KR_AUTH_USER = 1,  /* any authenticated principal */
+    KR_AUTH_ADMIN = 2, /* principal with role "admin" */
+} kr_auth;
+
+typedef int (*kr_handler_fn)(kr_req *req, void *udata);
+
+/* init thread. Registers METHOD (GET, POST, PUT, PATCH, DELETE, HEAD,
+ * OPTIONS) on `pattern` below the plugin's mount prefix. Segments of the form
+ * {name} capture one path segment. Strings are copied. Conflicts with other
+ * routes are detected when all plugins are initialised. */
+int kr_route_add(kr_plugin_ctx *ctx, const char *method, const char *pattern,
+                 kr_auth auth, kr_handler_fn handler, void *udata);
+
+/* The authenticated caller. Strings are request-scoped. */
+typedef struct kr_principal {
+    const char *user_id;
+    const char *role;       /* "user" or "admin" */
+    const char *session_id; /* refresh family, or NULL */
+    const char *token_id;   /* jti of the access token, or NULL */
+} kr_principal;
+
+/* Authenticator: runs on a worker thread before handlers of routes declared
+ * KR_AUTH_USER or KR_AUTH_ADMIN. Read the request (kr_req_header), fill
+ * `out` with request-scoped strings (kr_req_strdup) and return 0, or return
+ * KR_EAUTH (401) with a reason in the thread's error message. */
+typedef int (*kr_authenticate_fn)(kr_req *req, kr_principal *out, void *udata);
+/* init thread. At most one plugin per process may set it. */
+int kr_authenticator_set(kr_plugin_ctx *ctx, kr_authenticate_fn fn, void *udata);
+
+/* --- request (worker thread; request-scoped results) --- */
+const char *kr_req_method(const kr_req *req);
+/* Path without the query string, percent-decoded. */
+const char *kr_req_path(const kr_req *req);
+/* Path parameter captured by {name}; NULL if the pattern has none. */
+const char *kr_req_param(const kr_req *req, const char *name);
+/* First value of a query parameter, percent-decoded; NULL if absent. */
+const char *kr_req_query(const kr_req *req, const char *name);
+/* First value of a request header (name case-insensitive); NULL if absent. */
+const char *kr_req_header(const kr_req *req, const char *name);
+/* Raw body (not NUL-terminated; len may be 0). */
+const void *kr_req_body(const kr_req *req, size_t *len);
+/* Parses the body as a JSON object (depth and size limited). On success
+ * *out is request-scoped (do not decref). On failure returns KR_EINVAL with
+ * the reason in kr_errmsg. */
+int kr_req_json(kr_req *req, json_t **out);
+/* Unique id of this request (also in every log line it causes). */
+const char *kr_req_id(const kr_req *req);
+/* Client IP as text (trusted-proxy rules applied by the core). */
+const char *kr_req_client_ip(const kr_req *req);
+/* The authenticated principal, or NULL on KR_AUTH_NONE routes without a
+ * valid token. */
+const kr_principal *kr_req_principal(const kr_req *req);
+/* The plugin that registered the route. */
+kr_plugin_ctx *kr_req_ctx(const kr_req *req);
+/* 1 once the client has gone away (stream reset, connection closed); the
+ * answer will be dropped, so long work may stop early. */
+int kr_req_cancelled(const kr_req *req);
+
+/* Request arena: freed with the request. */
+void *kr_req_alloc(kr_req *req, size_t size);
+char *kr_req_strdup(kr_req *req, const char *s);
+char *kr_req_printf(kr_req *req, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* --- response (worker thread; call once) --- */
+/* Adds a response header (copied). Call before the reply. */
+int kr_resp_header(kr_req *req, const char *name, const char *value);
+/* Answers with `body` serialised as application/json. Steals the reference
+ * to body (NULL body answers 500). */
+int kr_reply_json(kr_req *req, int status, json_t *body);
+/* Answers with a raw body (copied). content_type may be NULL for none. */
+int kr_reply(kr_req *req, int status, const char *content_type,
+             const void *body, size_t len);
+/* Answers application/problem+json {type, title, status, detail, code}
+ * plus the members of `extra` (stolen; may be NULL). */
+int kr_reply_problem(kr_req *req, int status, const char *code,
+                     const char *detail, json_t *extra);
+/* Answers 400 problem code "validation_failed" with errors: [{field,
+ * message}] (errors stolen). */
+int kr_reply_invalid(kr_req *req, json_t *errors);
+/* Answers the problem that err maps to, with `detail` (NULL: kr_errmsg). */
+int kr_reply_error(kr_req *req, int err, const char *detail);
+
+/* Appends {field, message} to an errors array (creates it when *errors is
+ * NULL); helper for kr_reply_invalid. */
+void kr_invalid_add(json_t **errors, const char *field, const char *message);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
