@@ -1,4 +1,4 @@
-#include "core/thread.h"
+#include "core/util/thread.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "core/err.h"
+#include "core/util/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>
