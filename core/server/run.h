@@ -1,0 +1,15 @@
+/* Core: one kirana process from config to exit. */
+#ifndef KRC_SERVER_RUN_H
+#define KRC_SERVER_RUN_H
+
+typedef enum krc_mode {
+    KRC_MODE_SERVE,        /* run until SIGTERM/SIGINT */
+    KRC_MODE_CHECK_CONFIG, /* validate config, load and init plugins, exit */
+    KRC_MODE_LIST_PLUGINS, /* load plugins and print their descriptors */
+} krc_mode;
+
+/* main. Returns the process exit status; errors are printed to stderr as
+ * one line each. */
+int krc_run(const char *config_path, krc_mode mode);
+
+#endif
