@@ -41,5 +41,7 @@ typedef struct krc_access {
 void krc_log_access(const krc_access *a);
 /* main thread. */
 void krc_log_set_access(int enabled);
+/* any thread. Lines lost so far (write failed or short, or out of memory). */
+uint64_t krc_log_dropped(void);
 
 #endif

@@ -263,13 +263,33 @@ int krc_pipeline_on_req(krc_loop *loop, h2o_req_t *req)
     req_guard *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), on_guard_dispose);
     g->r = r;
     r->task.fn = run_task;
-    if (krc_pool_submit(app->pool, &r->task) != 0) {
-        /* Never reached a worker: answer now and drop the worker's share. */
-        r->refs--;
-        krc_counter_add(app->c_rejected_busy, 1);
-        count_status(route, 503);
-        const char *hdrs[] = {"retry-after", "1", NULL};
-        krc_send_problem(req, 503, "overloaded", "the server is busy; retry shortly", hdrs);
-    }
+    r->task.next = NULL;
+    if (loop->batch_tail != NULL)
+        loop->batch_tail->next = &r->task;
+    else
+        loop->batch_head = &r->task;
+    loop->batch_tail = &r->task;
     return 0;
+}
+
+void krc_loop_flush(krc_loop *L)
+{
+    krc_task *t = L->batch_head;
+    if (t == NULL)
+        return;
+    L->batch_head = L->batch_tail = NULL;
+    krc_task *rest = krc_pool_submit_list(L->app->pool, t);
+    while (rest != NULL) {
+        krc_task *next = rest->next;
+        kr_req *r = CONTAINER_OF(rest, kr_req, task);
+        /* Never reached a worker: answer now and drop the worker's share. */
+        krc_counter_add(L->app->c_rejected_busy, 1);
+        count_status(r->route, 503);
+        if (r->h2o != NULL) {
+            const char *hdrs[] = {"retry-after", "1", NULL};
+            krc_send_problem(r->h2o, 503, "overloaded", "the server is busy; retry shortly", hdrs);
+        }
+        krc_req_release(r);
+        rest = next;
+    }
 }

@@ -72,25 +72,27 @@ krc_pool *krc_pool_new(int nthreads, int max_queue)
     return p;
 }
 
-int krc_pool_submit(krc_pool *p, krc_task *task)
+krc_task *krc_pool_submit_list(krc_pool *p, krc_task *head)
 {
     pthread_mutex_lock(&p->mu);
-    if (p->stopping || p->depth >= p->max_queue) {
-        pthread_mutex_unlock(&p->mu);
-        return -1;
+    size_t taken = 0;
+    while (head != NULL && !p->stopping && p->depth < p->max_queue) {
+        krc_task *t = head;
+        head = t->next;
+        t->next = NULL;
+        if (p->tail != NULL)
+            p->tail->next = t;
+        else
+            p->head = t;
+        p->tail = t;
+        p->depth++;
+        taken++;
     }
-    task->next = NULL;
-    if (p->tail != NULL)
-        p->tail->next = task;
-    else
-        p->head = task;
-    p->tail = task;
-    p->depth++;
-    bool wake = p->idle > 0;
+    size_t wake = (size_t)p->idle < taken ? (size_t)p->idle : taken;
     pthread_mutex_unlock(&p->mu);
-    if (wake)
+    while (wake-- > 0)
         pthread_cond_signal(&p->cv);
-    return 0;
+    return head;
 }
 
 size_t krc_pool_depth(krc_pool *p)

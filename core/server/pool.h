@@ -20,9 +20,10 @@ typedef struct krc_pool krc_pool;
 
 /* main. nthreads workers, at most max_queue tasks waiting. NULL on failure. */
 krc_pool *krc_pool_new(int nthreads, int max_queue);
-/* any thread. 0, or -1 when the queue is full or the pool is stopping (the
- * task is not taken). */
-int krc_pool_submit(krc_pool *p, krc_task *task);
+/* any thread. Submits tasks linked by `next` under one lock, waking at most
+ * one worker per task. Returns the tasks that did not fit (queue full or
+ * stopping), still linked, or NULL. */
+krc_task *krc_pool_submit_list(krc_pool *p, krc_task *head);
 /* any thread. Tasks waiting (not running). */
 size_t krc_pool_depth(krc_pool *p);
 /* any thread. Tasks running now. */

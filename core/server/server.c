@@ -232,6 +232,7 @@ static void *loop_main(void *arg)
     uint64_t deadline = 0;
     for (;;) {
         h2o_evloop_run(L->evloop, 50);
+        krc_loop_flush(L);
         if (!atomic_load(&app->stopping))
             continue;
         if (deadline == 0) {

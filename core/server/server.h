@@ -23,7 +23,14 @@ typedef struct krc_loop {
     uint32_t rid_prefix; /* request ids: prefix + counter */
     uint64_t rid_next;
     int closed_listeners;
+    /* requests routed in this loop iteration, handed to the pool together
+     * when it ends: one lock and one wake-up per batch, not per request */
+    krc_task *batch_head, *batch_tail;
 } krc_loop;
+
+/* loop. Hands the tasks batched in this iteration to the pool; requests
+ * that do not fit are answered 503. */
+void krc_loop_flush(krc_loop *L);
 
 typedef struct krc_server krc_server;
 
