@@ -11,6 +11,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: kirana [--config FILE]          serve (default config: $KIRANA_CONFIG or config/kirana.yaml)\n"
                "       kirana --check-config FILE      validate the config, load and init the plugins, exit\n"
                "       kirana --list-plugins [--config FILE]\n"
+               "       kirana [--config FILE] COMMAND ARGS...   a command a loaded plugin provides\n"
+               "                                              (e.g. auth: admin grant|revoke PHONE)\n"
                "       kirana --version\n");
 }
 
@@ -35,11 +37,13 @@ int main(int argc, char **argv)
             mode = KRC_MODE_CHECK_CONFIG;
         } else if (strcmp(a, "--list-plugins") == 0) {
             mode = KRC_MODE_LIST_PLUGINS;
+        } else if (a[0] != '-') {
+            return krc_run(config, KRC_MODE_COMMAND, argc - i, argv + i);
         } else {
             fprintf(stderr, "kirana: unknown argument \"%s\"\n", a);
             usage(stderr);
             return 2;
         }
     }
-    return krc_run(config, mode);
+    return krc_run(config, mode, 0, NULL);
 }

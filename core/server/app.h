@@ -59,6 +59,14 @@ typedef struct krc_route_entry {
     _Atomic(krc_counter *) by_status[600];
 } krc_route_entry;
 
+typedef struct krc_command {
+    char *name;
+    char *usage;
+    kr_command_fn fn;
+    void *udata;
+    kr_plugin_ctx *ctx;
+} krc_command;
+
 typedef struct krc_ready_check {
     char *name;
     kr_ready_fn fn;
@@ -79,6 +87,8 @@ struct krc_app {
     kr_plugin_ctx *authn_owner;
     krc_ready_check *checks;
     size_t nchecks;
+    krc_command *commands;
+    size_t ncommands;
     krc_pool *pool;
     struct krc_db *db;
     struct krc_redis *redis;

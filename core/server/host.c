@@ -50,6 +50,25 @@ static int h_ready_check_add(kr_plugin_ctx *c, const char *name, kr_ready_fn fn,
     return KR_OK;
 }
 
+static int h_command_add(kr_plugin_ctx *c, const char *name, const char *usage, kr_command_fn fn, void *udata)
+{
+    krc_app *app = c->app;
+    if (name == NULL || fn == NULL || !(name[0] >= 'a' && name[0] <= 'z') ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(name))
+        return krc_err_set(KR_EINVAL, "command name \"%s\" must match [a-z][a-z0-9-]*", name ? name : "(null)");
+    for (size_t i = 0; i < app->ncommands; i++)
+        if (strcmp(app->commands[i].name, name) == 0)
+            return krc_err_set(KR_EINVAL, "command \"%s\" is already provided by plugin \"%s\"", name,
+                               app->commands[i].ctx->desc->name);
+    krc_command *n = realloc(app->commands, sizeof(*n) * (app->ncommands + 1));
+    if (n == NULL)
+        return krc_err_set(KR_ENOMEM, "out of memory");
+    app->commands = n;
+    n[app->ncommands++] = (krc_command){
+        .name = strdup(name), .usage = strdup(usage ? usage : name), .fn = fn, .udata = udata, .ctx = c};
+    return KR_OK;
+}
+
 static int valid_method(const char *m)
 {
     static const char *const ok[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
@@ -177,6 +196,7 @@ void krc_host_init(void)
     h->ready_check_add = h_ready_check_add;
     h->route_add = h_route_add;
     h->authenticator_set = h_authenticator_set;
+    h->command_add = h_command_add;
     krc_req_host_fill(h);
     h->log = h_log;
     h->metrics_counter = h_metrics_counter;

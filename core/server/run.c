@@ -67,8 +67,34 @@ static void list_plugins(krc_app *app)
     }
 }
 
+static int run_command(krc_app *app, int argc, char **argv)
+{
+    const krc_command *cmd = NULL;
+    for (size_t i = 0; i < app->ncommands; i++)
+        if (strcmp(app->commands[i].name, argv[0]) == 0)
+            cmd = &app->commands[i];
+    if (cmd == NULL) {
+        fprintf(stderr, "kirana: unknown command \"%s\"", argv[0]);
+        for (size_t i = 0; i < app->ncommands; i++)
+            fprintf(stderr, "%s %s", i == 0 ? "; the loaded plugins provide:" : ",", app->commands[i].name);
+        fprintf(stderr, "\n");
+        return 2;
+    }
+    char err[1024];
+    if (krc_loader_start(app, err, sizeof(err)) < 0) {
+        fprintf(stderr, "kirana: %s\n", err);
+        return 1;
+    }
+    return cmd->fn(cmd->ctx, argc, argv, cmd->udata);
+}
+
 static void free_app(krc_app *app)
 {
+    for (size_t i = 0; i < app->ncommands; i++) {
+        free(app->commands[i].name);
+        free(app->commands[i].usage);
+    }
+    free(app->commands);
     krc_loader_free(app);
     for (size_t i = 0; i < app->nroutes; i++) {
         free(app->routes[i]->method);
@@ -150,7 +176,7 @@ out_pool:
     return status;
 }
 
-int krc_run(const char *config_path, krc_mode mode)
+int krc_run(const char *config_path, krc_mode mode, int argc, char **argv)
 {
     char err[1024];
     static krc_app app; /* reachable to the end, for loops cut off at the deadline */
@@ -207,6 +233,10 @@ int krc_run(const char *config_path, krc_mode mode)
     }
     if (mode == KRC_MODE_CHECK_CONFIG) {
         printf("%s: configuration OK (%zu plugins, %zu routes)\n", config_path, app.nplugins, app.nroutes);
+        goto out_plugins;
+    }
+    if (mode == KRC_MODE_COMMAND) {
+        status = run_command(&app, argc, argv);
         goto out_plugins;
     }
     status = serve(&app, &sigs);

@@ -51,6 +51,11 @@ int kr_ready_check_add(kr_plugin_ctx *ctx, const char *name, kr_ready_fn fn, voi
     return H(ctx)->ready_check_add(ctx, name, fn, udata);
 }
 
+int kr_command_add(kr_plugin_ctx *ctx, const char *name, const char *usage, kr_command_fn fn, void *udata)
+{
+    return H(ctx)->command_add(ctx, name, usage, fn, udata);
+}
+
 /* routes and auth */
 int kr_route_add(kr_plugin_ctx *ctx, const char *method, const char *pattern, kr_auth auth,
                  kr_handler_fn handler, void *udata)

@@ -134,6 +134,9 @@ struct kr_host {
     void (*job_set_failure)(kr_job *job, const char *reason);
     void (*job_discard)(kr_job *job);
     int (*job_stopping)(const kr_job *job);
+
+    /* command line */
+    int (*command_add)(kr_plugin_ctx *ctx, const char *name, const char *usage, kr_command_fn fn, void *udata);
 };
 
 #ifdef __cplusplus

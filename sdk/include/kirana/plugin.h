@@ -96,6 +96,15 @@ typedef int (*kr_ready_fn)(void *udata, char *msg, size_t msglen);
 int kr_ready_check_add(kr_plugin_ctx *ctx, const char *name, kr_ready_fn fn,
                        void *udata);
 
+/* A command line verb a plugin adds: `kirana [--config FILE] NAME ARGS...`
+ * runs it on the main thread after every plugin's init and start (so DB,
+ * Redis and queue handles work), then the process exits with its return
+ * value (0 success; print errors to stderr yourself). argv[0] is NAME. */
+typedef int (*kr_command_fn)(kr_plugin_ctx *ctx, int argc, char **argv, void *udata);
+/* init thread. name [a-z][a-z0-9-]*, unique across plugins; usage is one
+ * line shown by `kirana --help`. Strings are copied. */
+int kr_command_add(kr_plugin_ctx *ctx, const char *name, const char *usage, kr_command_fn fn, void *udata);
+
 #ifdef __cplusplus
 }
 #endif
