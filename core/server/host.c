@@ -90,6 +90,10 @@ static int h_route_add(kr_plugin_ctx *c, const char *method, const char *pattern
         return krc_err_set(KR_EINVAL, "route %s %s has no handler", method, pattern);
     if (auth != KR_AUTH_NONE && auth != KR_AUTH_USER && auth != KR_AUTH_ADMIN)
         return krc_err_set(KR_EINVAL, "route %s %s: unknown auth level %d", method, pattern, (int)auth);
+    /* A process without the http role serves only the core's ops routes;
+     * its plugins still register, so one config serves both roles. */
+    if (!c->app->cfg->role_http)
+        return KR_OK;
     char full[1024];
     /* "/" below a mount is the mount itself */
     if (c->mount[0] != '\0' && strcmp(pattern, "/") == 0)
