@@ -95,9 +95,9 @@ static int validate_config(krc_app *app, kr_plugin_ctx *c, const krc_plugin_conf
     json_t *schema = krc_schema_parse(text, e, sizeof(e));
     if (schema == NULL)
         return refuse(err, errlen, pc, "its config_schema is invalid: %s", e);
-    c->config = json_deep_copy(pc->config != NULL ? pc->config : json_object());
-    if (c->config == NULL)
-        c->config = json_object();
+    /* Validate the block in the parsed document itself: its nodes carry the
+     * file positions the error message names. Defaults are filled into it. */
+    c->config = pc->config != NULL ? json_incref(pc->config) : json_object();
     char where[64];
     snprintf(where, sizeof(where), "plugins[%d].config", c->index);
     int rc = krc_schema_validate(schema, c->config, app->cfg->doc, where, err, errlen);

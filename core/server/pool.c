@@ -76,7 +76,9 @@ krc_task *krc_pool_submit_list(krc_pool *p, krc_task *head)
 {
     pthread_mutex_lock(&p->mu);
     size_t taken = 0;
-    while (head != NULL && !p->stopping && p->depth < p->max_queue) {
+    /* Idle workers are about to take tasks off the queue, so a burst that
+     * arrives in one batch may exceed max_queue by that many. */
+    while (head != NULL && !p->stopping && p->depth < p->max_queue + (size_t)p->idle) {
         krc_task *t = head;
         head = t->next;
         t->next = NULL;

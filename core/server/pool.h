@@ -18,7 +18,8 @@ struct krc_task {
 
 typedef struct krc_pool krc_pool;
 
-/* main. nthreads workers, at most max_queue tasks waiting. NULL on failure. */
+/* main. nthreads workers, at most max_queue tasks waiting beyond those an
+ * idle worker is about to take. NULL on failure. */
 krc_pool *krc_pool_new(int nthreads, int max_queue);
 /* any thread. Submits tasks linked by `next` under one lock, waking at most
  * one worker per task. Returns the tasks that did not fit (queue full or

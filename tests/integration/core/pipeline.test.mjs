@@ -65,7 +65,7 @@ test('handler errors map to problem responses; a handler that never answers is a
     const n = await h2req(k.url, { path: '/t/noreply' });
     assert.equal(n.status, 500);
     assert.equal(n.json.code, 'internal');
-    assert.ok(k.lines.some((l) => /returned without answering/.test(l.msg || '')));
+    await k.waitLog((l) => /returned without answering/.test(l.msg || ''));
   } finally { await k.stop(); k.cleanup(); }
 });
 

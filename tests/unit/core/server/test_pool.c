@@ -62,8 +62,9 @@ static void full_queue_returns_the_rest(void **state)
     krc_pool *p = krc_pool_new(1, 2);
     atomic_int counter = 0;
     job blocker = {.counter = &counter, .sleep_us = 200000};
+    usleep(20000); /* the worker is waiting for work */
     assert_null(krc_pool_submit_list(p, one(&blocker)));
-    usleep(50000); /* the worker is now busy with the blocker */
+    usleep(50000); /* the worker is now busy with the blocker: nobody is idle */
     job j[4];
     krc_task *head = NULL;
     for (int i = 3; i >= 0; i--) {
