@@ -1,56 +1,137 @@
 #include "core/redis/conn.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
+#include "core/util/thread.h"
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes [s, s+n) into out; -1 when it does not fit or a %XX is
+ * malformed. */
+static int decode(const char *s, size_t n, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+            int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+            if (lo < 0)
+                return -1;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (o + 1 >= outlen)
+            return -1;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* Decimal digits only in [s, e): strtol alone would accept signs and
+ * spaces. */
+static long digits(const char *s, const char *e, long max)
+{
+    if (s == e || e - s > 9)
+        return -1;
+    long v = 0;
+    for (const char *p = s; p < e; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v <= max ? v : -1;
+}
+
+static int parse_userinfo(const char *s, size_t n, krc_redis_url *out, char *err, size_t errlen)
+{
+    const char *colon = memchr(s, ':', n);
+    const char *pw = colon != NULL ? colon + 1 : s;
+    if (colon != NULL && decode(s, (size_t)(colon - s), out->user, sizeof(out->user)) < 0) {
+        snprintf(err, errlen, "redis url: the user name is malformed or too long");
+        return -1;
+    }
+    if (decode(pw, (size_t)(s + n - pw), out->password, sizeof(out->password)) < 0) {
+        snprintf(err, errlen, "redis url: the password is malformed or too long");
+        return -1;
+    }
+    return 0;
+}
+
 int krc_redis_url_parse(const char *url, krc_redis_url *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     out->port = 6379;
-    const char *p;
     if (strncmp(url, "redis://", 8) != 0) {
-        snprintf(err, errlen, "redis url must start with redis:// (got \"%s\")", url);
+        snprintf(err, errlen, "redis url must start with redis://");
         return -1;
     }
-    p = url + 8;
-    const char *at = strchr(p, '@');
-    const char *slash = strchr(p, '/');
-    if (at != NULL && (slash == NULL || at < slash)) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon != NULL ? colon + 1 : p;
-        size_t n = (size_t)(at - pw);
-        if (n >= sizeof(out->password)) {
-            snprintf(err, errlen, "redis url password is too long");
+    const char *p = url + 8;
+    const char *end = p + strcspn(p, "/");
+    /* The last '@' ends the user info, so an unencoded '@' in a password
+     * still works. */
+    const char *at = NULL;
+    for (const char *q = p; q < end; q++)
+        if (*q == '@')
+            at = q;
+    if (at != NULL) {
+        if (parse_userinfo(p, (size_t)(at - p), out, err, errlen) < 0)
             return -1;
-        }
-        memcpy(out->password, pw, n);
         p = at + 1;
     }
-    const char *end = p + strcspn(p, "/");
-    const char *colon = memchr(p, ':', (size_t)(end - p));
-    const char *hend = colon != NULL ? colon : end;
-    size_t hn = (size_t)(hend - p);
+    const char *hstart = p, *hend;
+    const char *portsep;
+    if (*p == '[') {
+        hstart = p + 1;
+        hend = memchr(hstart, ']', (size_t)(end - hstart));
+        if (hend == NULL) {
+            snprintf(err, errlen, "redis url: unterminated [ in the host");
+            return -1;
+        }
+        portsep = hend + 1 < end ? hend + 1 : NULL;
+        if (portsep != NULL && *portsep != ':') {
+            snprintf(err, errlen, "redis url: unexpected text after ]");
+            return -1;
+        }
+    } else {
+        portsep = memchr(p, ':', (size_t)(end - p));
+        hend = portsep != NULL ? portsep : end;
+    }
+    size_t hn = (size_t)(hend - hstart);
     if (hn == 0 || hn >= sizeof(out->host)) {
-        snprintf(err, errlen, "redis url has no valid host (\"%s\")", url);
+        snprintf(err, errlen, "redis url has no valid host");
         return -1;
     }
-    memcpy(out->host, p, hn);
-    if (colon != NULL) {
-        char *e;
-        long port = strtol(colon + 1, &e, 10);
-        if (e != end || port < 1 || port > 65535) {
-            snprintf(err, errlen, "redis url has an invalid port (\"%s\")", url);
+    memcpy(out->host, hstart, hn);
+    out->host[hn] = '\0';
+    if (portsep != NULL) {
+        long port = digits(portsep + 1, end, 65535);
+        if (port < 1) {
+            snprintf(err, errlen, "redis url has an invalid port \"%.*s\"", (int)(end - portsep - 1), portsep + 1);
             return -1;
         }
         out->port = (int)port;
     }
     if (*end == '/' && end[1] != '\0') {
-        char *e;
-        long db = strtol(end + 1, &e, 10);
-        if (*e != '\0' || db < 0 || db > 1000000) {
-            snprintf(err, errlen, "redis url has an invalid database number (\"%s\")", url);
+        long db = digits(end + 1, end + strlen(end), 1000000);
+        if (db < 0) {
+            snprintf(err, errlen, "redis url has an invalid database number \"%s\"", end + 1);
             return -1;
         }
         out->db = (int)db;
@@ -58,37 +139,68 @@ int krc_redis_url_parse(const char *url, krc_redis_url *out, char *err, size_t e
     return 0;
 }
 
-static int check_ok(redisContext *c, redisReply *r, const char *what, char *err, size_t errlen)
+const char *krc_redis_conn_error(const redisContext *c)
+{
+    if (c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return "timed out";
+    return c->errstr[0] != '\0' ? c->errstr : "no reply";
+}
+
+static int check_ok(const krc_redis_url *url, redisContext *c, redisReply *r, const char *what, char *err,
+                    size_t errlen)
 {
     if (r == NULL) {
-        snprintf(err, errlen, "redis %s: %s", what, c->errstr[0] ? c->errstr : "no reply");
+        snprintf(err, errlen, "redis %s:%d: %s: %s", url->host, url->port, what, krc_redis_conn_error(c));
         return -1;
     }
     int bad = r->type == REDIS_REPLY_ERROR;
     if (bad)
-        snprintf(err, errlen, "redis %s: %s", what, r->str);
+        snprintf(err, errlen, "redis %s:%d: %s: %s", url->host, url->port, what, r->str);
     freeReplyObject(r);
     return bad ? -1 : 0;
 }
 
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &sa, NULL);
+    }
+}
+
 redisContext *krc_redis_connect(const krc_redis_url *url, int timeout_ms, char *err, size_t errlen)
 {
+    KRC_ASSERT_MAY_BLOCK();
+    static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
+    pthread_once(&sigpipe_once, ignore_sigpipe);
+
     struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
     redisContext *c = redisConnectWithTimeout(url->host, url->port, tv);
     if (c == NULL) {
-        snprintf(err, errlen, "redis connect %s:%d: out of memory", url->host, url->port);
+        snprintf(err, errlen, "redis %s:%d: connect: out of memory", url->host, url->port);
         return NULL;
     }
     if (c->err) {
-        snprintf(err, errlen, "redis connect %s:%d: %s", url->host, url->port, c->errstr);
+        snprintf(err, errlen, "redis %s:%d: connect: %s", url->host, url->port, c->errstr);
         redisFree(c);
         return NULL;
     }
     redisSetTimeout(c, tv);
-    if (url->password[0] != '\0' &&
-        check_ok(c, redisCommand(c, "AUTH %s", url->password), "AUTH", err, errlen) < 0)
-        goto fail;
-    if (url->db != 0 && check_ok(c, redisCommand(c, "SELECT %d", url->db), "SELECT", err, errlen) < 0)
+    if (url->user[0] != '\0' || url->password[0] != '\0') {
+        const char *argv[3] = {"AUTH"};
+        size_t argvlen[3] = {4};
+        int argc = 1;
+        if (url->user[0] != '\0') {
+            argv[argc] = url->user;
+            argvlen[argc++] = strlen(url->user);
+        }
+        argv[argc] = url->password;
+        argvlen[argc++] = strlen(url->password);
+        if (check_ok(url, c, redisCommandArgv(c, argc, argv, argvlen), "AUTH", err, errlen) < 0)
+            goto fail;
+    }
+    if (url->db != 0 && check_ok(url, c, redisCommand(c, "SELECT %d", url->db), "SELECT", err, errlen) < 0)
         goto fail;
     return c;
 fail:
