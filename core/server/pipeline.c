@@ -250,7 +250,7 @@ int krc_pipeline_on_req(krc_loop *loop, h2o_req_t *req)
         return 0;
     }
     if (atomic_load(&app->stopping)) {
-        const char *hdrs[] = {"retry-after", "1", "connection", "close", NULL};
+        const char *hdrs[] = {"retry-after", "1", NULL};
         krc_send_problem(req, 503, "shutting_down", "the server is shutting down", hdrs);
         return 0;
     }
