@@ -114,6 +114,53 @@ test('a job that stalls more than maxStalledCount fails as stalled', T, async ()
   }
 });
 
+test('a job running longer than its lock keeps it: renewed, never taken as stalled', T, async () => {
+  const name = queueName('renew');
+  const node = await nodeSide(name);
+  try {
+    const completed = collect(node.events, 'completed');
+    const stalled = collect(node.events, 'stalled');
+    const job = await node.queue.add('long', { n: 1 });
+    const slow = peerConsume(name, ['--mode', 'sleep:3500', '--exit-after', '1'], fast);
+    await slow.waitFor(e => e.event === 'start', 5000, 'the job to start');
+    // A second worker whose stalled checks would take the job if its lock lapsed.
+    const rival = peerConsume(name, [], fast);
+    node.worker(async () => 'node', { ...fast });
+    assert.equal((await slow.exited).code, 0, slow.stderr);
+    await until(() => completed.some(e => e.jobId === job.id), 5000, 'completion');
+    assert.equal((await rival.stop()).code, 0, rival.stderr);
+    assert.deepEqual(stalled, []);
+    assert.equal(rival.started().length, 0);
+    assert.equal(completed.filter(e => e.jobId === job.id).length, 1);
+    assert.deepEqual((await Job.fromId(node.queue, job.id)).returnvalue, { echo: { n: 1 } });
+  } finally {
+    await node.close();
+  }
+});
+
+test('a job still running at the drain timeout is left to another worker', T, async () => {
+  const name = queueName('drain-timeout');
+  const node = await nodeSide(name);
+  try {
+    const completed = collect(node.events, 'completed');
+    const job = await node.queue.add('slow', { n: 1 });
+    const slow = peerConsume(name, ['--mode', 'sleep:20000', '--drain-timeout', '300'], fast);
+    await slow.waitFor(e => e.event === 'start', 5000, 'the job to start');
+    const t0 = Date.now();
+    const exit = await slow.stop();
+    assert.equal(exit.code, 0, slow.stderr);
+    assert.ok(Date.now() - t0 < 3000, 'the drain timeout was not kept');
+    assert.match(slow.stderr, /still running after the drain timeout/);
+    assert.equal(await (await Job.fromId(node.queue, job.id)).getState(), 'active');
+    const rescuer = peerConsume(name, ['--exit-after', '1'], fast);
+    assert.equal((await rescuer.exited).code, 0, rescuer.stderr);
+    await until(() => completed.some(e => e.jobId === job.id), 5000, 'completion');
+    assert.deepEqual((await Job.fromId(node.queue, job.id)).returnvalue, { echo: { n: 1 } });
+  } finally {
+    await node.close();
+  }
+});
+
 function freePort() {
   return new Promise(resolve => {
     const s = createServer();
