@@ -63,7 +63,12 @@ static const char core_schema[] =
     " \"queue\": {\"type\": \"object\", \"additionalProperties\": false, \"required\": [\"redis\"],"
     "  \"properties\": {"
     "   \"redis\": {\"type\": \"string\"},"
-    "   \"prefix\": {\"type\": \"string\", \"minLength\": 1, \"default\": \"bull\"}}},"
+    "   \"prefix\": {\"type\": \"string\", \"minLength\": 1, \"default\": \"bull\"},"
+    "   \"lock_duration_ms\": {\"type\": \"integer\", \"minimum\": 1000, \"maximum\": 3600000, \"default\": 30000},"
+    "   \"stalled_interval_ms\": {\"type\": \"integer\", \"minimum\": 100, \"maximum\": 3600000, \"default\": 30000},"
+    "   \"max_stalled_count\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 1000, \"default\": 1},"
+    "   \"drain_delay_ms\": {\"type\": \"integer\", \"minimum\": 100, \"maximum\": 60000, \"default\": 5000},"
+    "   \"timeout_ms\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 600000, \"default\": 5000}}},"
     " \"log\": {\"type\": \"object\", \"additionalProperties\": false, \"default\": {},"
     "  \"properties\": {"
     "   \"level\": {\"type\": \"string\", \"enum\": [\"debug\", \"info\", \"warn\", \"error\"], \"default\": \"info\"},"
@@ -276,6 +281,11 @@ static int load_services(ctx *x, const json_t *root)
     c->db.timeout_ms = int_of(db, "timeout_ms");
     c->redis.pool_size = int_of(redis, "pool_size");
     c->redis.timeout_ms = int_of(redis, "timeout_ms");
+    c->queue.lock_duration_ms = int_of(queue, "lock_duration_ms");
+    c->queue.stalled_interval_ms = int_of(queue, "stalled_interval_ms");
+    c->queue.max_stalled_count = int_of(queue, "max_stalled_count");
+    c->queue.drain_delay_ms = int_of(queue, "drain_delay_ms");
+    c->queue.timeout_ms = int_of(queue, "timeout_ms");
     if (copy_str(x, db, "uri", &c->db.uri) != 0 || copy_str(x, redis, "url", &c->redis.url) != 0 ||
         copy_str(x, queue, "redis", &c->queue.redis) != 0 || copy_str(x, queue, "prefix", &c->queue.prefix) != 0)
         return -1;

@@ -71,6 +71,11 @@ typedef struct krc_redis_conf {
 typedef struct krc_queue_conf {
     char *redis;  /* NULL: no queue; else redis:// */
     char *prefix; /* key prefix, "bull" unless set */
+    int lock_duration_ms;    /* a running job's lock, renewed at half of it */
+    int stalled_interval_ms; /* how often lost locks are looked for */
+    int max_stalled_count;   /* recoveries of one job before it fails */
+    int drain_delay_ms;      /* longest idle wait on Redis */
+    int timeout_ms;          /* connect and command timeout */
 } krc_queue_conf;
 
 typedef struct krc_log_conf {

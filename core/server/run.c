@@ -30,9 +30,17 @@ static int open_services(krc_app *app, char *err, size_t errlen)
         (app->redis = krc_redis_open(cfg->redis.url, cfg->redis.pool_size, cfg->redis.timeout_ms, &krc_host_table,
                                      err, errlen)) == NULL)
         return -1;
-    if (cfg->queue.redis != NULL &&
-        (app->queue = krc_queue_open(cfg->queue.redis, cfg->queue.prefix, &krc_host_table, err, errlen)) == NULL)
-        return -1;
+    if (cfg->queue.redis != NULL) {
+        if ((app->queue = krc_queue_open(cfg->queue.redis, cfg->queue.prefix, &krc_host_table, err, errlen)) == NULL)
+            return -1;
+        krc_queue_options o = {.lock_duration_ms = cfg->queue.lock_duration_ms,
+                               .stalled_interval_ms = cfg->queue.stalled_interval_ms,
+                               .max_stalled_count = cfg->queue.max_stalled_count,
+                               .drain_delay_ms = cfg->queue.drain_delay_ms,
+                               .redis_timeout_ms = cfg->queue.timeout_ms};
+        if (krc_queue_configure(app->queue, &o, err, errlen) < 0)
+            return -1;
+    }
     return 0;
 }
 
