@@ -67,6 +67,12 @@ typedef struct krc_command {
     kr_plugin_ctx *ctx;
 } krc_command;
 
+typedef struct krc_subscription {
+    char *channel;
+    kr_message_fn fn;
+    void *udata;
+} krc_subscription;
+
 typedef struct krc_ready_check {
     char *name;
     kr_ready_fn fn;
@@ -89,6 +95,9 @@ struct krc_app {
     size_t nchecks;
     krc_command *commands;
     size_t ncommands;
+    struct krc_redis_sub *sub; /* started by the first kr_subscribe */
+    krc_subscription *subs;    /* added at init, read by the subscriber thread */
+    size_t nsubs;
     krc_pool *pool;
     struct krc_db *db;
     struct krc_redis *redis;

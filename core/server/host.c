@@ -8,7 +8,9 @@
 #include "core/queue/queue.h"
 #include "core/redis/redis.h"
 #include "core/server/app.h"
+#include "core/server/pubsub.h"
 #include "core/server/request.h"
+#include "core/server/stream.h"
 #include "core/util/err.h"
 
 kr_host krc_host_table;
@@ -210,4 +212,6 @@ void krc_host_init(void)
     krc_db_host_fill(h);
     krc_redis_host_fill(h);
     krc_queue_host_fill(h);
+    krc_stream_host_fill(h);
+    krc_pubsub_host_fill(h);
 }

@@ -7,6 +7,7 @@
 #include "core/obs/log.h"
 #include "core/server/problem.h"
 #include "core/server/request.h"
+#include "core/server/stream.h"
 #include "core/util/err.h"
 
 #define CONTAINER_OF(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
@@ -27,6 +28,8 @@ static void on_guard_dispose(void *p)
     /* If a worker still has it, the client left before the answer. */
     atomic_store(&r->cancelled, 1);
     r->h2o = NULL;
+    if (r->stream_started)
+        krc_stream_req_gone(r->stream);
     krc_req_release(r);
 }
 
@@ -172,7 +175,11 @@ void krc_pipeline_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *
         h2o_linklist_unlink(&m->link);
         kr_req *r = CONTAINER_OF(m, kr_req, msg);
         h2o_req_t *req = r->h2o;
-        if (req == NULL) {
+        if (r->stream != NULL) {
+            finish_log(r, req != NULL ? 200 : 499, 0);
+            r->stream_started = req != NULL;
+            krc_stream_start(r, req);
+        } else if (req == NULL) {
             krc_counter_add(r->app->c_cancelled, 1);
             finish_log(r, 499, 0);
         } else {

@@ -66,6 +66,8 @@ struct kr_req {
     bool has_principal;
 
     /* response, built on the worker */
+    struct kr_stream *stream; /* kr_sse_open answered with a stream */
+    bool stream_started;      /* loop thread: handed to the stream */
     bool replied;
     int status;
     char *content_type;

@@ -15,6 +15,7 @@
 #include "core/server/app.h"
 #include "core/server/loader.h"
 #include "core/server/ops.h"
+#include "core/server/pubsub.h"
 #include "core/server/server.h"
 #include "core/util/err.h"
 
@@ -249,6 +250,8 @@ int krc_run(const char *config_path, krc_mode mode, int argc, char **argv)
     }
     status = serve(&app, &sigs);
 out_plugins:
+    /* no message may reach a plugin that is stopping */
+    krc_pubsub_stop(&app);
     krc_loader_shutdown(&app);
 out:
     free_app(&app);

@@ -18,6 +18,7 @@
 #include "core/obs/log.h"
 #include "core/server/pipeline.h"
 #include "core/server/request.h"
+#include "core/server/stream.h"
 #include "core/util/thread.h"
 
 typedef struct krc_listener {
@@ -145,6 +146,9 @@ krc_server *krc_server_new(krc_app *app, char *err, size_t errlen)
     s->globalconf.max_request_entity_size = cfg->server.max_body * 2 + 65536;
     s->globalconf.http1.req_timeout = (uint64_t)cfg->server.request_timeout_ms;
     s->globalconf.http2.idle_timeout = (uint64_t)cfg->server.request_timeout_ms;
+    /* h2o advertises 100 concurrent streams but by default runs only 16 of
+     * them at once; long-lived SSE streams would starve the rest. */
+    s->globalconf.http2.max_concurrent_requests_per_connection = 100;
     s->hostconf = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(s->hostconf, "/", 0);
     krc_h2o_handler *h = (krc_h2o_handler *)h2o_create_handler(pc, sizeof(*h));
@@ -233,10 +237,17 @@ static void *loop_main(void *arg)
     for (;;) {
         h2o_evloop_run(L->evloop, 50);
         krc_loop_flush(L);
+        uint64_t now = krc_now_ns();
+        if (now >= L->next_tick_ns) {
+            krc_stream_tick(L, 0);
+            L->next_tick_ns = now + 1000000000u;
+        }
         if (!atomic_load(&app->stopping))
             continue;
         if (deadline == 0) {
             close_listeners(L);
+            /* streams end so their clients reconnect to another process */
+            krc_stream_tick(L, 1);
             deadline = krc_now_ns() + (uint64_t)app->cfg->server.shutdown_timeout_ms * 1000000u;
         }
         if (L->live == 0 || krc_now_ns() > deadline)
@@ -263,6 +274,7 @@ int krc_server_start(krc_server *s, char *err, size_t errlen)
         h2o_context_init(&L->ctx, L->evloop, &s->globalconf);
         L->mq = h2o_multithread_create_queue(L->evloop);
         h2o_multithread_register_receiver(L->mq, &L->done, krc_pipeline_on_done);
+        h2o_multithread_register_receiver(L->mq, &L->flushes, krc_stream_on_flush);
         if (getrandom(&L->rid_prefix, sizeof(L->rid_prefix), 0) != sizeof(L->rid_prefix))
             L->rid_prefix = (uint32_t)getpid() ^ (uint32_t)t;
         L->nlisteners = s->nlisteners;

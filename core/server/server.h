@@ -15,7 +15,10 @@ typedef struct krc_loop {
     h2o_evloop_t *evloop;
     h2o_context_t ctx;
     h2o_multithread_queue_t *mq;
-    h2o_multithread_receiver_t done; /* finished requests from workers */
+    h2o_multithread_receiver_t done;    /* finished requests from workers */
+    h2o_multithread_receiver_t flushes; /* SSE streams with events to write */
+    struct kr_stream *streams;          /* open SSE streams of this loop */
+    uint64_t next_tick_ns;
     h2o_socket_t **listeners;
     h2o_accept_ctx_t *accept_ctxs;
     size_t nlisteners;

@@ -131,6 +131,25 @@ int kr_reply_invalid(kr_req *req, json_t *errors)
     return kr_reply_problem(req, 400, "validation_failed", "the request is not valid", extra);
 }
 
+kr_stream *kr_sse_open(kr_req *req, int heartbeat_s, kr_stream_close_fn on_close, void *udata)
+{
+    return H(req)->sse_open(req, heartbeat_s, on_close, udata);
+}
+int kr_stream_send(kr_stream *s, const char *event, const char *id, const char *data)
+{
+    return H(s)->stream_send(s, event, id, data);
+}
+int kr_stream_closed(const kr_stream *s) { return H(s)->stream_closed(s); }
+void kr_stream_close(kr_stream *s) { H(s)->stream_close(s); }
+int kr_subscribe(kr_plugin_ctx *ctx, const char *channel, kr_message_fn fn, void *udata)
+{
+    return H(ctx)->subscribe(ctx, channel, fn, udata);
+}
+int kr_publish(kr_plugin_ctx *ctx, const char *channel, const char *msg, size_t len, long long *receivers)
+{
+    return H(ctx)->publish(ctx, channel, msg, len, receivers);
+}
+
 void kr_invalid_add(json_t **errors, const char *field, const char *message)
 {
     if (*errors == NULL)

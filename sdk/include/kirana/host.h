@@ -2,7 +2,7 @@
  *
  * Plugins never link to the core. Every handle the core gives a plugin
  * (kr_plugin_ctx, kr_req, kr_db, kr_coll, kr_redis, kr_queue, kr_job,
- * kr_counter, kr_gauge) begins with a pointer to this table, and the SDK's
+ * kr_counter, kr_gauge, kr_stream) begins with a pointer to this table, and the SDK's
  * small library (libkirana_sdk) implements each kr_* function by calling
  * through it. A fake host for unit tests fills the same table.
  *
@@ -137,6 +137,14 @@ struct kr_host {
 
     /* command line */
     int (*command_add)(kr_plugin_ctx *ctx, const char *name, const char *usage, kr_command_fn fn, void *udata);
+
+    /* server-sent events and pub/sub */
+    kr_stream *(*sse_open)(kr_req *req, int heartbeat_s, kr_stream_close_fn on_close, void *udata);
+    int (*stream_send)(kr_stream *s, const char *event, const char *id, const char *data);
+    int (*stream_closed)(const kr_stream *s);
+    void (*stream_close)(kr_stream *s);
+    int (*subscribe)(kr_plugin_ctx *ctx, const char *channel, kr_message_fn fn, void *udata);
+    int (*publish)(kr_plugin_ctx *ctx, const char *channel, const char *msg, size_t len, long long *receivers);
 };
 
 #ifdef __cplusplus

@@ -109,6 +109,51 @@ int kr_reply_invalid(kr_req *req, json_t *errors);
 /* Answers the problem that err maps to, with `detail` (NULL: kr_errmsg). */
 int kr_reply_error(kr_req *req, int err, const char *detail);
 
+/* --- server-sent events (text/event-stream) ---
+ *
+ * A stream never holds a worker: the handler opens it, may send the first
+ * events, keeps the handle, and returns 0. Events are sent later from any
+ * thread; the core posts them to the connection's loop thread and writes
+ * them in order. The core sends a comment heartbeat every heartbeat_s
+ * seconds (0: none). The client going away closes the stream; sends then
+ * return KR_ENOTFOUND and the on_close callback runs once (loop thread;
+ * keep it short and non-blocking). */
+typedef struct kr_stream kr_stream;
+typedef void (*kr_stream_close_fn)(kr_stream *s, void *udata);
+
+/* worker, inside a handler, instead of a reply. Answers 200
+ * text/event-stream (plus headers added with kr_resp_header). The handle
+ * is the caller's until kr_stream_close; NULL (KR_EINVAL) if the request
+ * was already answered. on_close may be NULL. */
+kr_stream *kr_sse_open(kr_req *req, int heartbeat_s, kr_stream_close_fn on_close, void *udata);
+/* any thread. Queues one event (`event:`, `id:` may be NULL; data may hold
+ * newlines, each becomes a `data:` line). Never blocks; KR_ENOTFOUND once
+ * the client is gone, KR_ELIMIT if the client reads too slowly (over 1 MiB
+ * queued; the stream is then closed). */
+int kr_stream_send(kr_stream *s, const char *event, const char *id, const char *data);
+/* any thread. 1 once the client went away or the stream was ended. */
+int kr_stream_closed(const kr_stream *s);
+/* any thread. Ends the response (after the queued events) and gives the
+ * handle back: do not use it afterwards. Call exactly once per
+ * kr_sse_open, also after the client went away. */
+void kr_stream_close(kr_stream *s);
+
+/* --- publish/subscribe across processes (Redis pub/sub) ---
+ *
+ * One subscriber connection per process fans messages out to plugins, so
+ * an event published by any process (an http or a worker) reaches streams
+ * held by every other. Delivery is at most once: a message published while
+ * the subscriber reconnects is lost, so clients must be able to resync
+ * (SSE: the first event is the current state). */
+typedef void (*kr_message_fn)(void *udata, const char *channel, const char *msg, size_t len);
+/* init thread. Messages on `channel` (exact name) call fn on the
+ * subscriber's thread (keep it short; kr_stream_send is fine). Needs
+ * `redis` configured. */
+int kr_subscribe(kr_plugin_ctx *ctx, const char *channel, kr_message_fn fn, void *udata);
+/* worker or job thread. PUBLISH through the kr_redis pool; receivers
+ * counts the subscribers Redis reached (may be NULL). */
+int kr_publish(kr_plugin_ctx *ctx, const char *channel, const char *msg, size_t len, long long *receivers);
+
 /* Appends {field, message} to an errors array (creates it when *errors is
  * NULL); helper for kr_reply_invalid. */
 void kr_invalid_add(json_t **errors, const char *field, const char *message);
