@@ -88,7 +88,10 @@ stop() {
     as_pg "$bin/pg_ctl" -D "$dir/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
   fi
   if [ -f "$dir/redis/redis.pid" ]; then
-    kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+    local pid; pid=$(cat "$dir/redis/redis.pid")
+    kill "$pid" 2>/dev/null || true
+    # redis writes into its folder until it is gone
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
   fi
   rm -rf "$dir"
 }

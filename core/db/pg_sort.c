@@ -1,0 +1,63 @@
+#include "core/db/pg_sort.h"
+
+#include <string.h>
+
+#include "core/db/path.h"
+#include "core/db/pg_path.h"
+#include "core/util/err.h"
+
+/* 1 or -1 from a sort direction, 0 when it is neither. */
+static int direction(const json_t *v)
+{
+    if (!json_is_number(v))
+        return 0;
+    double d = json_number_value(v);
+    return d == 1 ? 1 : d == -1 ? -1 : 0;
+}
+
+int krc_pg_sort(krc_pg_sql *q, const json_t *sort, const char *doc, const char *id)
+{
+    if (sort == NULL || (json_is_object(sort) && json_object_size(sort) == 0))
+        return 0;
+    if (!json_is_object(sort))
+        return krc_err_set(KR_EINVAL, "sort: must be a JSON object");
+    const char *path;
+    const json_t *v;
+    int first = 1, by_id = 0;
+    json_object_foreach((json_t *)sort, path, v)
+    {
+        int rc = krc_db_path_check(path, "sort");
+        if (rc != 0)
+            return rc;
+        int dir = direction(v);
+        if (dir == 0)
+            return krc_err_set(KR_EINVAL, "sort: the direction of %s must be 1 or -1", path);
+        const char *d = dir > 0 ? "ASC" : "DESC";
+        krc_pg_sql_add(q, first ? " ORDER BY " : ", ");
+        first = 0;
+        if (strcmp(path, "_id") == 0) {
+            krc_pg_sql_addf(q, "%s %s", id, d);
+            by_id = 1;
+            continue;
+        }
+        krc_pg_sql_add(q, "CASE jsonb_typeof(");
+        krc_pg_path_get(q, doc, path);
+        krc_pg_sql_addf(q,
+                        ") WHEN 'number' THEN 2 WHEN 'string' THEN 3 WHEN 'object' THEN 4 WHEN 'array' THEN 5 "
+                        "WHEN 'boolean' THEN 6 ELSE 1 END %s, CASE WHEN jsonb_typeof(",
+                        d);
+        krc_pg_path_get(q, doc, path);
+        krc_pg_sql_add(q, ") = 'number' THEN ");
+        krc_pg_path_get(q, doc, path);
+        krc_pg_sql_addf(q, "::numeric END %s, CASE WHEN jsonb_typeof(", d);
+        krc_pg_path_get(q, doc, path);
+        krc_pg_sql_add(q, ") = 'string' THEN ");
+        krc_pg_path_get(q, doc, path);
+        krc_pg_sql_addf(q, " #>> '{}' END COLLATE \"C\" %s, ", d);
+        krc_pg_path_get(q, doc, path);
+        krc_pg_sql_addf(q, " %s", d);
+    }
+    if (!by_id)
+        krc_pg_sql_addf(q, ", %s", id);
+    return krc_pg_sql_status(q);
+}
