@@ -12,6 +12,7 @@ C=${C:-16}
 M=${M:-32}
 WORKERS=${WORKERS:-16}
 TMP=$(mktemp -d)
+chmod 755 "$TMP" # the postgres user must reach the cluster below it
 srv=$TMP/servers
 pids=()
 cleanup() {
