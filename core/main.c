@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config/config.h"
 #include "core/server/run.h"
 #include "kirana/plugin.h"
 
@@ -13,6 +14,7 @@ static void usage(FILE *f)
                "       kirana --list-plugins [--config FILE]\n"
                "       kirana [--config FILE] COMMAND ARGS...   a command a loaded plugin provides\n"
                "                                              (e.g. auth: admin grant|revoke PHONE)\n"
+               "       kirana --config-schema          print the config file's JSON schema\n"
                "       kirana --version\n");
 }
 
@@ -26,6 +28,9 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--version") == 0) {
             printf("kirana %s (plugin ABI %d.%d)\n", KRC_VERSION, KR_ABI_MAJOR, KR_ABI_MINOR);
+            return 0;
+        } else if (strcmp(a, "--config-schema") == 0) {
+            printf("%s\n", krc_config_schema());
             return 0;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);

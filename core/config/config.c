@@ -398,6 +398,8 @@ static char *folder_of(const char *path)
     return abs;
 }
 
+const char *krc_config_schema(void) { return core_schema; }
+
 krc_config *krc_config_load(const char *path, char *err, size_t errlen)
 {
     krc_config *c = calloc(1, sizeof(*c));

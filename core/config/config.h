@@ -104,5 +104,8 @@ typedef struct krc_config {
 krc_config *krc_config_load(const char *path, char *err, size_t errlen);
 /* main. NULL is fine. */
 void krc_config_free(krc_config *c);
+/* any thread. The built-in JSON schema of the config file (static text),
+ * for `kirana --config-schema` and for checking the docs against it. */
+const char *krc_config_schema(void);
 
 #endif
