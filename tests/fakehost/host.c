@@ -142,6 +142,30 @@ static int authenticator_set(kr_plugin_ctx *ctx, kr_authenticate_fn fn, void *ud
     return 0;
 }
 
+static int command_add(kr_plugin_ctx *ctx, const char *name, const char *usage, kr_command_fn fn, void *udata)
+{
+    (void)usage;
+    kr_fakehost *fh = ctx->fh;
+    if (name == NULL || fn == NULL)
+        return KR_EINVAL;
+    pthread_mutex_lock(&fh->mu);
+    krf_command *n = realloc(fh->commands, sizeof(*n) * (fh->ncommands + 1));
+    if (n != NULL) {
+        fh->commands = n;
+        n[fh->ncommands++] = (krf_command){.name = strdup(name), .fn = fn, .udata = udata, .ctx = ctx};
+    }
+    pthread_mutex_unlock(&fh->mu);
+    return n != NULL ? KR_OK : KR_ENOMEM;
+}
+
+int kr_fakehost_command(kr_fakehost *fh, int argc, char **argv)
+{
+    for (size_t i = 0; i < fh->ncommands; i++)
+        if (argc > 0 && strcmp(fh->commands[i].name, argv[0]) == 0)
+            return fh->commands[i].fn(fh->commands[i].ctx, argc, argv, fh->commands[i].udata);
+    return -1;
+}
+
 const kr_host krf_host = {
     .size = sizeof(kr_host),
     .abi_major = KR_ABI_MAJOR,
@@ -205,6 +229,13 @@ const kr_host krf_host = {
     .job_set_failure = krf_job_set_failure,
     .job_discard = krf_job_discard,
     .job_stopping = krf_job_stopping,
+    .sse_open = krf_sse_open,
+    .stream_send = krf_stream_send,
+    .stream_closed = krf_stream_closed,
+    .stream_close = krf_stream_close,
+    .subscribe = krf_subscribe,
+    .publish = krf_publish,
+    .command_add = command_add,
 };
 
 /* --- the host --- */
@@ -226,6 +257,7 @@ kr_fakehost *kr_fakehost_new(void)
 {
     kr_fakehost *fh = krf_xcalloc(1, sizeof(*fh));
     pthread_mutex_init(&fh->mu, NULL);
+    pthread_mutex_init(&fh->smu, NULL);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     atomic_store(&fh->now_ms, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
@@ -248,12 +280,14 @@ void kr_fakehost_free(kr_fakehost *fh)
 {
     if (fh == NULL)
         return;
+    krf_streams_end(fh);
     for (size_t i = fh->nctxs; i-- > 0;)
         if (fh->ctxs[i]->started && fh->ctxs[i]->desc->stop != NULL)
             fh->ctxs[i]->desc->stop(fh->ctxs[i]);
     for (size_t i = fh->nctxs; i-- > 0;)
         if (fh->ctxs[i]->init_done && fh->ctxs[i]->desc->fini != NULL)
             fh->ctxs[i]->desc->fini(fh->ctxs[i]);
+    krf_streams_free(fh);
     for (size_t i = 0; i < fh->nctxs; i++)
         free_ctx(fh->ctxs[i]);
     free(fh->ctxs);
@@ -261,6 +295,9 @@ void kr_fakehost_free(kr_fakehost *fh)
     for (size_t i = 0; i < fh->nready; i++)
         free(fh->ready[i].name);
     free(fh->ready);
+    for (size_t i = 0; i < fh->ncommands; i++)
+        free(fh->commands[i].name);
+    free(fh->commands);
     krf_metrics_free(fh);
     krf_logs_free(fh);
     krf_queue_free(fh->queue);
@@ -269,6 +306,7 @@ void kr_fakehost_free(kr_fakehost *fh)
     for (size_t i = 0; i < fh->nroles; i++)
         free(fh->roles[i]);
     free(fh->roles);
+    pthread_mutex_destroy(&fh->smu);
     pthread_mutex_destroy(&fh->mu);
     free(fh);
 }

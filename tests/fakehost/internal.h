@@ -61,6 +61,19 @@ typedef struct krf_logline {
     char *msg;
 } krf_logline;
 
+typedef struct krf_sub {
+    char *channel;
+    kr_message_fn fn;
+    void *udata;
+} krf_sub;
+
+typedef struct krf_command {
+    char *name;
+    kr_command_fn fn;
+    void *udata;
+    kr_plugin_ctx *ctx;
+} krf_command;
+
 struct kr_fakehost {
     pthread_mutex_t mu; /* plugins, routes, metrics, logs, settings */
     _Atomic int64_t now_ms;
@@ -86,6 +99,13 @@ struct kr_fakehost {
     kr_db *db;
     kr_redis *redis;
     kr_queue *queue;
+    pthread_mutex_t smu; /* streams and subscriptions */
+    kr_stream **streams;
+    size_t nstreams, capstreams;
+    krf_sub *subs;
+    size_t nsubs, capsubs;
+    krf_command *commands; /* under mu */
+    size_t ncommands;
 };
 
 /* The table every fake handle points at. */
@@ -301,6 +321,22 @@ void krf_job_set_result(kr_job *job, json_t *result);
 void krf_job_set_failure(kr_job *job, const char *reason);
 void krf_job_discard(kr_job *job);
 int krf_job_stopping(const kr_job *job);
+
+/* --- server-sent events and pub/sub (stream.c) --- */
+/* Host entries for kr_sse_open, kr_stream_* (any thread but sse_open:
+ * worker), kr_subscribe (init) and kr_publish (worker), as kirana/http.h
+ * says. */
+kr_stream *krf_sse_open(kr_req *req, int heartbeat_s, kr_stream_close_fn on_close, void *udata);
+int krf_stream_send(kr_stream *s, const char *event, const char *id, const char *data);
+int krf_stream_closed(const kr_stream *s);
+void krf_stream_close(kr_stream *s);
+int krf_subscribe(kr_plugin_ctx *ctx, const char *channel, kr_message_fn fn, void *udata);
+int krf_publish(kr_plugin_ctx *ctx, const char *channel, const char *msg, size_t len, long long *receivers);
+/* test thread, at kr_fakehost_free before plugins stop: the clients leave
+ * and every on_close not run yet runs (the core ends streams first too). */
+void krf_streams_end(kr_fakehost *fh);
+/* test thread, after fini: frees streams and subscriptions. */
+void krf_streams_free(kr_fakehost *fh);
 
 /* --- small helpers (util.c) --- */
 /* any thread. Allocation that aborts the test process on failure (a fake

@@ -82,6 +82,10 @@ int kr_fakehost_set_roles(kr_fakehost *fh, const char *const *roles);
 kr_plugin_ctx *kr_fakehost_load(kr_fakehost *fh, const kr_plugin *desc, const char *mount, const json_t *config);
 /* test. Why the last load was refused (borrowed; "" when none). */
 const char *kr_fakehost_error(const kr_fakehost *fh);
+/* main. Runs the command a loaded plugin registered with kr_command_add
+ * (argv[0] is its name) and returns its exit status; -1 when none has that
+ * name. */
+int kr_fakehost_command(kr_fakehost *fh, int argc, char **argv);
 /* test. Runs every readiness check in registration order: 0 when all pass,
  * else the first failure's code, with "name: reason" in msg. */
 int kr_fakehost_ready(kr_fakehost *fh, char *msg, size_t msglen);
@@ -159,6 +163,43 @@ void kr_fakehost_fail_redis(kr_fakehost *fh, int err, int times);
 /* any. Messages PUBLISHed to channel so far, oldest first, as a JSON array
  * of strings (caller-owned). */
 json_t *kr_fakehost_published(kr_fakehost *fh, const char *channel);
+
+/* --- server-sent events and pub/sub --- */
+
+/* Streams follow the core's contract (kirana/http.h): kr_sse_open answers
+ * the request 200 text/event-stream; on_close runs exactly once per stream
+ * and never inside the plugin's own kr_stream_* calls — when the test
+ * disconnects the client, when the test settles streams the plugin ended,
+ * or at kr_fakehost_free before plugins stop. Published messages reach
+ * every subscription to that exact channel synchronously, on the
+ * publishing thread, after PUBLISH went through the fake Redis (so
+ * kr_fakehost_published records it and kr_fakehost_fail_redis applies). */
+
+/* any. Streams opened so far. */
+size_t kr_fakehost_streams(kr_fakehost *fh);
+/* any. The n-th stream opened (0-based), or NULL. Borrowed: lives until
+ * kr_fakehost_free. */
+kr_stream *kr_fakehost_stream(kr_fakehost *fh, size_t n);
+/* any. Events sent so far: [{event, id, data}] (event and id null when
+ * the plugin gave none). Caller-owned. */
+json_t *kr_fake_stream_events(kr_stream *s);
+/* any. The heartbeat interval the plugin asked for (0: none). */
+int kr_fake_stream_heartbeat(const kr_stream *s);
+/* any. 1 once the plugin gave the handle back (kr_stream_close). */
+int kr_fake_stream_released(kr_stream *s);
+/* any. 1 once on_close ran. */
+int kr_fake_stream_notified(kr_stream *s);
+/* test. The client goes away: sends fail with KR_ENOTFOUND from now on and
+ * on_close runs on this thread (unless it ran already), as it would on
+ * the loop thread. */
+void kr_fake_stream_disconnect(kr_stream *s);
+/* test. Runs on_close of every stream the plugin ended whose callback has
+ * not run yet, as the core does once such a response is written. Returns
+ * how many ran. */
+int kr_fakehost_streams_settle(kr_fakehost *fh);
+/* test or any. Delivers msg to the subscriptions of channel (without
+ * Redis, as if another process published it). Returns how many it reached. */
+int kr_fakehost_publish(kr_fakehost *fh, const char *channel, const char *msg, size_t len);
 
 /* --- queue --- */
 
