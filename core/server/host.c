@@ -16,6 +16,7 @@
 kr_host krc_host_table;
 
 static const char *h_errmsg(void) { return krc_err_msg(); }
+static void h_set_errmsg(const char *msg) { krc_err_set(KR_OK, "%s", msg); }
 
 static const char *h_ctx_name(const kr_plugin_ctx *c) { return c->desc->name; }
 static const json_t *h_ctx_config(const kr_plugin_ctx *c) { return c->config; }
@@ -190,6 +191,7 @@ void krc_host_init(void)
     h->abi_major = KR_ABI_MAJOR;
     h->abi_minor = KR_ABI_MINOR;
     h->errmsg = h_errmsg;
+    h->set_errmsg = h_set_errmsg;
     h->ctx_name = h_ctx_name;
     h->ctx_config = h_ctx_config;
     h->ctx_mount = h_ctx_mount;

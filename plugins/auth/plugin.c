@@ -111,8 +111,8 @@ static const char *str(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-/* The SDK gives init no message channel, so the reason is an error log
- * line, next to the loader's line naming the plugin. */
+/* The reason goes into the loader's one refusal line (kr_error) and the
+ * log. */
 static int refuse(const auth_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int refuse(const auth_state *st, const char *fmt, ...)
 {
@@ -122,7 +122,7 @@ static int refuse(const auth_state *st, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     kr_log(st->ctx, KR_LOG_ERROR, "refusing to start: %s", msg);
-    return KR_EINVAL;
+    return kr_error(st->ctx, KR_EINVAL, "%s", msg);
 }
 
 /* The JWT secret from the environment, or in dev a random one. */

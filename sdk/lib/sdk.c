@@ -35,6 +35,18 @@ const char *kr_errmsg(const void *handle)
     return H(handle)->errmsg();
 }
 
+int kr_error(const void *handle, int err, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (handle != NULL)
+        H(handle)->set_errmsg(msg);
+    return err;
+}
+
 /* plugin context */
 const char *kr_ctx_name(const kr_plugin_ctx *ctx) { return H(ctx)->ctx_name(ctx); }
 const json_t *kr_ctx_config(const kr_plugin_ctx *ctx) { return H(ctx)->ctx_config(ctx); }

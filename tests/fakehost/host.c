@@ -30,6 +30,11 @@ const char *krf_errmsg(void)
     return errbuf;
 }
 
+static void set_errmsg(const char *msg)
+{
+    snprintf(errbuf, sizeof(errbuf), "%s", msg);
+}
+
 int krf_take_fault(pthread_mutex_t *mu, int *fail_err, int *fail_times)
 {
     int err = 0;
@@ -236,6 +241,7 @@ const kr_host krf_host = {
     .subscribe = krf_subscribe,
     .publish = krf_publish,
     .command_add = command_add,
+    .set_errmsg = set_errmsg,
 };
 
 /* --- the host --- */

@@ -37,6 +37,12 @@ const char *kr_strerror(int err);
  * the next SDK call on this thread. Never NULL (empty when none). */
 const char *kr_errmsg(const void *handle);
 
+/* any thread. Sets the calling thread's error message (what kr_errmsg,
+ * the loader's refusal line and 4xx problem details show) and returns err,
+ * so a plugin can write `return kr_error(ctx, KR_EINVAL, "bad %s", x);`.
+ * handle: any kirana handle. */
+int kr_error(const void *handle, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #ifdef __cplusplus
 }
 #endif

@@ -145,6 +145,9 @@ struct kr_host {
     void (*stream_close)(kr_stream *s);
     int (*subscribe)(kr_plugin_ctx *ctx, const char *channel, kr_message_fn fn, void *udata);
     int (*publish)(kr_plugin_ctx *ctx, const char *channel, const char *msg, size_t len, long long *receivers);
+
+    /* errors, continued */
+    void (*set_errmsg)(const char *msg);
 };
 
 #ifdef __cplusplus
