@@ -112,7 +112,8 @@ int kr_fakehost_publish(kr_fakehost *fh, const char *channel, const char *msg, s
     pthread_mutex_lock(&fh->smu);
     size_t n = fh->nsubs;
     krf_sub *subs = krf_xcalloc(n + 1, sizeof(*subs));
-    memcpy(subs, fh->subs, n * sizeof(*subs));
+    if (n > 0)
+        memcpy(subs, fh->subs, n * sizeof(*subs));
     pthread_mutex_unlock(&fh->smu);
     int reached = 0;
     for (size_t i = 0; i < n; i++)
