@@ -22,15 +22,30 @@
  * are left unanswered instead of reaching the pool; the teardown disposes
  * them.
  *
+ * Malformed requests. RFC 9113 makes an empty :path a stream error; h2o
+ * 2.2.5 passes it on as a request. With no call to reset one stream, the
+ * guard closes the connection (any stream error may be treated as a
+ * connection error, RFC 9113 5.4.1).
+ *
+ * Header lists. HPACK lets 16 KiB of HEADERS name one 4 KiB dynamic-table
+ * entry 16,000 times; h2o 2.2.5 shares the bytes, but a request kirana
+ * copies for the pool would cost 64 MiB. 2.2.5 sets no header-list limit
+ * for HTTP/2 (HTTP/1 stops at 100 headers), so the pipeline checks one
+ * before it copies anything: at most KRC_MAX_HEADERS headers of at most
+ * KRC_MAX_HEADER_BYTES decoded bytes (names and values), else 431.
+ *
  * State: one guard per h2o context, in h2o's context storage; per-connection
  * counters hang off the socket's on_close hook (unused by h2o for accepted
  * sockets), so they are freed exactly when h2o closes the connection.
- * Everything but krc_h2guard_attach runs on the context's loop thread. */
+ * Each function says its thread. */
 #ifndef KRC_SERVER_H2GUARD_H
 #define KRC_SERVER_H2GUARD_H
 
 #include <h2o.h>
 #include <stdbool.h>
+
+#define KRC_MAX_HEADERS 100
+#define KRC_MAX_HEADER_BYTES 16384
 
 /* main, before the context's loop runs; once per context. 0, or -1 when out
  * of memory. */
@@ -40,7 +55,11 @@ void krc_h2guard_unanswered(h2o_req_t *req);
 /* loop. Kirana is sending req's whole answer now; it must be gone within
  * the answer timeout. Not for answers that stream (SSE). */
 void krc_h2guard_watch(h2o_req_t *req);
-/* loop. Whether req came in on a connection the guard has closed. */
-bool krc_h2guard_closed(h2o_req_t *req);
+/* loop. Whether req must be dropped unanswered: it came in on a connection
+ * the guard has closed, or it is malformed (the connection is closed now). */
+bool krc_h2guard_refused(h2o_req_t *req);
+/* any. Whether req's headers are within the limits above; if not, why in
+ * detail (for a 431 answer). */
+bool krc_h2guard_headers_fit(const h2o_req_t *req, char *detail, size_t len);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/obs/log.h"
+#include "core/server/h2guard.h"
 #include "core/server/problem.h"
 #include "core/server/request.h"
 #include "core/server/stream.h"
@@ -25,6 +26,9 @@ static void on_guard_dispose(void *p)
     kr_req *r = g->r;
     if (r == NULL)
         return;
+    /* The worker's reference still held: no answer went out. */
+    if (r->refs == 2)
+        krc_h2guard_unanswered(r->h2o);
     /* If a worker still has it, the client left before the answer. */
     atomic_store(&r->cancelled, 1);
     r->h2o = NULL;
@@ -80,6 +84,7 @@ void krc_send(h2o_req_t *req, int status, const char *content_type, const char *
         h2o_add_header_by_str(&req->pool, &req->res.headers, headers[i], strlen(headers[i]), 1, NULL, headers[i + 1],
                               strlen(headers[i + 1]));
     req->res.content_length = len;
+    krc_h2guard_watch(req);
     h2o_send_inline(req, body, len);
 }
 
@@ -197,6 +202,7 @@ void krc_pipeline_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *
                                   h2o_strdup(&req->pool, r->id, SIZE_MAX).base, strlen(r->id));
             finish_log(r, r->status, r->resp_len);
             req->res.content_length = r->resp_len;
+            krc_h2guard_watch(req);
             h2o_send_inline(req, r->resp_body != NULL ? r->resp_body : "", r->resp_len);
         }
         krc_req_release(r);
@@ -222,6 +228,15 @@ static void options(krc_app *app, h2o_req_t *req, const char *allow)
 int krc_pipeline_on_req(krc_loop *loop, h2o_req_t *req)
 {
     krc_app *app = loop->app;
+    /* Malformed, or left in h2o's read buffer of a connection the guard
+     * closed: the teardown disposes them; they must not reach the pool. */
+    if (krc_h2guard_refused(req))
+        return 0;
+    char why[64];
+    if (!krc_h2guard_headers_fit(req, why, sizeof(why))) {
+        krc_send_problem(req, 431, "headers_too_large", why, NULL);
+        return 0;
+    }
     uint64_t t0 = krc_now_ns();
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     krc_route_match m;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/obs/log.h"
+#include "core/server/h2guard.h"
 #include "core/server/pipeline.h"
 #include "core/server/request.h"
 #include "core/server/stream.h"
@@ -272,6 +273,11 @@ int krc_server_start(krc_server *s, char *err, size_t errlen)
         L->index = t;
         L->evloop = h2o_evloop_create();
         h2o_context_init(&L->ctx, L->evloop, &s->globalconf);
+        if (krc_h2guard_attach(&L->ctx, s->app->cfg->server.h2_max_resets_per_10s,
+                               s->app->cfg->server.request_timeout_ms) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
         L->mq = h2o_multithread_create_queue(L->evloop);
         h2o_multithread_register_receiver(L->mq, &L->done, krc_pipeline_on_done);
         h2o_multithread_register_receiver(L->mq, &L->flushes, krc_stream_on_flush);
