@@ -64,5 +64,7 @@ struct krc_db_backend {
 
 /* The PostgreSQL backend (core/db/pg.c). */
 extern const krc_db_backend krc_db_pg_backend;
+/* The MongoDB backend (core/db/mongo.c). */
+extern const krc_db_backend krc_db_mongo_backend;
 
 #endif

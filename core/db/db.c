@@ -12,15 +12,14 @@
 
 typedef struct scheme {
     const char *prefix;
-    const krc_db_backend *be; /* NULL: known scheme, backend not built */
-    const char *missing;
+    const krc_db_backend *be;
 } scheme;
 
 static const scheme schemes[] = {
-    {"postgresql://", &krc_db_pg_backend, NULL},
-    {"postgres://", &krc_db_pg_backend, NULL},
-    {"mongodb://", NULL, "mongodb backend not built"},
-    {"mongodb+srv://", NULL, "mongodb backend not built"},
+    {"postgresql://", &krc_db_pg_backend},
+    {"postgres://", &krc_db_pg_backend},
+    {"mongodb://", &krc_db_mongo_backend},
+    {"mongodb+srv://", &krc_db_mongo_backend},
 };
 
 krc_db *krc_db_open(const char *uri, const krc_db_opts *opts, const kr_host *host, char *err, size_t errlen)
@@ -40,10 +39,6 @@ krc_db *krc_db_open(const char *uri, const krc_db_opts *opts, const kr_host *hos
             s = &schemes[i];
     if (s == NULL) {
         snprintf(err, errlen, "db.uri: unknown scheme (expected postgresql:// or mongodb://)");
-        return NULL;
-    }
-    if (s->be == NULL) {
-        snprintf(err, errlen, "db.uri: %s", s->missing);
         return NULL;
     }
     krc_db *db = calloc(1, sizeof(*db));

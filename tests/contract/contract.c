@@ -4,7 +4,9 @@
  * stock updates and the reserve/release/commit/un-commit/ship effects of
  * DESIGN.md ("Orders and stock"), and races between threads. The races
  * need atomic single-document updates; KIRANA_TEST_DB_NO_ATOMIC=1 skips
- * them (for MongoDB-wire servers that apply updates as read-then-write). */
+ * them (for MongoDB-wire servers that apply updates as read-then-write).
+ * KIRANA_TEST_DB_FERRETDB=1 skips the cases where FerretDB v1 is known to
+ * differ from MongoDB (tests/servers/ferretdb.sh sets both on FerretDB). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -184,6 +186,26 @@ static int atomic_updates(void)
     return 1;
 }
 
+/* A known difference of FerretDB v1 from the contract (core/db/README.md
+ * lists them): with KIRANA_TEST_DB_FERRETDB=1 the case is skipped, saying
+ * why. Only the runs on FerretDB set it; MongoDB and PostgreSQL run all. */
+static int ferretdb_differs(const char *why)
+{
+    const char *v = getenv("KIRANA_TEST_DB_FERRETDB");
+    if (v == NULL || strcmp(v, "1") != 0)
+        return 0;
+    print_message("skipped on FerretDB: %s\n", why);
+    return 1;
+}
+
+/* The message names the unique index (FerretDB's duplicate-key errors
+ * name none). */
+static void expect_index_msg(const char *index)
+{
+    if (!ferretdb_differs("duplicate-key errors do not name the index (FerretDB #2045)"))
+        expect_msg(index);
+}
+
 /* ---- collections and documents ---- */
 
 static void test_collection_names(void **state)
@@ -237,7 +259,7 @@ static void test_insert_and_find_one(void **state)
     free(id);
     OK(kr_db_insert_one(c, J("{'_id': 'p2'}"), NULL));
     ERR(KR_EDUPLICATE, kr_db_insert_one(c, J("{'_id': 'p1', 'n': 2}"), NULL));
-    expect_msg("_id_");
+    expect_index_msg("_id_");
     expect_json(get(c, "p1"), "n", "1");
     ERR(KR_EINVAL, kr_db_insert_one(c, J("{'_id': 5}"), NULL));
     ERR(KR_EINVAL, kr_db_insert_one(c, J("[1]"), NULL));
@@ -271,7 +293,10 @@ static kr_coll *filter_data(void)
               " 'holds': [{'order': 'o1', 'qty': 2}, {'order': 'o2', 'qty': 1}]}");
     insert(c, "{'_id': 'd2', 'n': 2.5, 's': 'Banana', 'tags': ['c'], 'sub': {'x': 2}, 'flag': false, 'holds': []}");
     insert(c, "{'_id': 'd3', 'n': '5', 's': 'cherry', 'tags': 'a', 'sub': {'x': 1, 'y': 2}, 'nul': null}");
-    insert(c, "{'_id': 'd4', 'n': 10, 's': 'date', 'arr': [[1, 2], 3], 'items': [{'p': 'x', 'q': [1, 5]}]}");
+    if (ferretdb_differs("arrays inside arrays cannot be stored (FerretDB #3189)"))
+        insert(c, "{'_id': 'd4', 'n': 10, 's': 'date', 'items': [{'p': 'x', 'q': [1, 5]}]}");
+    else
+        insert(c, "{'_id': 'd4', 'n': 10, 's': 'date', 'arr': [[1, 2], 3], 'items': [{'p': 'x', 'q': [1, 5]}]}");
     insert(c, "{'_id': 'd5'}");
     return c;
 }
@@ -322,15 +347,20 @@ static void test_filter_arrays(void **state)
     expect_ids(c, "{'tags': {'$in': ['b', 'c']}}", "d1,d2");
     expect_ids(c, "{'tags': {'$nin': ['a']}}", "d2,d4,d5");
     expect_ids(c, "{'holds.order': 'o2'}", "d1");
-    expect_ids(c, "{'holds.order': {'$ne': 'o1'}}", "d2,d3,d4,d5");
+    if (!ferretdb_differs("$ne on a path through an array of documents matches when one element differs "
+                          "(FerretDB #2291)"))
+        expect_ids(c, "{'holds.order': {'$ne': 'o1'}}", "d2,d3,d4,d5");
     expect_ids(c, "{'holds.qty': {'$gte': 2}}", "d1");
     expect_ids(c, "{'holds.0.order': 'o1'}", "d1");
     expect_ids(c, "{'holds.1.order': 'o1'}", "");
     expect_ids(c, "{'items.q': 5}", "d4");
     expect_ids(c, "{'items.q': {'$gt': 4}}", "d4");
-    expect_ids(c, "{'arr': 3}", "d4");
-    expect_ids(c, "{'arr': [1, 2]}", "d4");
-    expect_ids(c, "{'holds': {'order': 'o1', 'qty': 2}}", "d1");
+    if (!ferretdb_differs("arrays inside arrays cannot be stored (FerretDB #3189)")) {
+        expect_ids(c, "{'arr': 3}", "d4");
+        expect_ids(c, "{'arr': [1, 2]}", "d4");
+    }
+    if (!ferretdb_differs("equality with a document does not look into arrays (FerretDB #2970)"))
+        expect_ids(c, "{'holds': {'order': 'o1', 'qty': 2}}", "d1");
     expect_ids(c, "{'holds': {'order': 'o1'}}", "");
     expect_ids(c, "{'holds': []}", "d2");
 }
@@ -533,7 +563,9 @@ static void test_update_set_unset_inc(void **state)
     upd(c, "{'_id': 'u'}", "{'$set': {'nums.4': 1}}");
     expect_json(get(c, "u"), "nums", "[9, 5, 7, null, 1]");
     upd(c, "{'_id': 'u'}", "{'$unset': {'nums.1': 1}}");
-    expect_json(get(c, "u"), "nums", "[9, null, 7, null, 1]");
+    if (!ferretdb_differs("$unset of an array element removes it instead of setting it to null "
+                          "(FerretDB #1242)"))
+        expect_json(get(c, "u"), "nums", "[9, null, 7, null, 1]");
     r = upd(c, "{'_id': 'u'}", "{'$setOnInsert': {'z': 1}}");
     assert_int_equal(r.modified, 0);
     expect_json(get(c, "u"), "z", "missing");
@@ -549,10 +581,14 @@ static void test_update_arrays(void **state)
     json_t *d = get(c, "u");
     expect_json(d, "tags", "['x', 'y']");
     expect_json(d, "fresh", "[{'k': 1}]");
-    upd(c, "{'_id': 'u'}", "{'$push': {'tags': {'$each': ['z', 'w']}, 'nested': [1, 2]}}");
+    if (ferretdb_differs("arrays inside arrays cannot be stored (FerretDB #3189)")) {
+        upd(c, "{'_id': 'u'}", "{'$push': {'tags': {'$each': ['z', 'w']}}}");
+    } else {
+        upd(c, "{'_id': 'u'}", "{'$push': {'tags': {'$each': ['z', 'w']}, 'nested': [1, 2]}}");
+        expect_json(get(c, "u"), "nested", "[[1, 2]]");
+    }
     d = get(c, "u");
     expect_json(d, "tags", "['x', 'y', 'z', 'w']");
-    expect_json(d, "nested", "[[1, 2]]");
     kr_update_result r = upd(c, "{'_id': 'u'}", "{'$addToSet': {'tags': 'x'}}");
     assert_int_equal(r.modified, 0);
     upd(c, "{'_id': 'u'}", "{'$addToSet': {'tags': {'$each': ['x', 'q', 'q']}, 'set': 1.0}}");
@@ -561,6 +597,8 @@ static void test_update_arrays(void **state)
     expect_json(d, "set", "[1.0]");
     r = upd(c, "{'_id': 'u'}", "{'$addToSet': {'set': 1}}");
     assert_int_equal(r.modified, 0);
+    if (ferretdb_differs("$pull takes values only, not conditions (FerretDB #1765)"))
+        return;
     upd(c, "{'_id': 'u'}", "{'$pull': {'holds': {'order': 'o1'}}}");
     expect_json(get(c, "u"), "holds", "[{'order': 'o2', 'qty': 1}]");
     upd(c, "{'_id': 'u'}", "{'$pull': {'nums': {'$gte': 5}, 'tags': 'q'}}");
@@ -669,7 +707,8 @@ static void test_upsert(void **state)
     free(r.upserted_id);
     expect_json(d, "email", "'e@x'");
     expect_json(d, "profile", "{'city': 'pune'}");
-    expect_json(d, "role", "'user'");
+    if (!ferretdb_differs("an upsert does not take the equality fields inside $and (FerretDB #3856)"))
+        expect_json(d, "role", "'user'");
     expect_json(d, "name", "'n'");
 
     OK(kr_db_update_one(c, J("{'code': 'c1'}"), J("{'$setOnInsert': {'_id': 'chosen'}}"), KR_DB_UPSERT, &r));
@@ -730,7 +769,7 @@ static void test_unique_indexes(void **state)
     OK(kr_db_create_index(c, J("{'phone': 1}"), KR_DB_UNIQUE, NULL));
     insert(c, "{'_id': 'a', 'phone': '+911'}");
     ERR(KR_EDUPLICATE, kr_db_insert_one(c, J("{'phone': '+911'}"), NULL));
-    expect_msg("phone_1");
+    expect_index_msg("phone_1");
     expect_ids(c, "{'phone': '+911'}", "a");
 
     OK(kr_db_create_index(c, J("{'shop': 1, 'sku': -1}"), KR_DB_UNIQUE, "shop_sku"));
@@ -738,20 +777,24 @@ static void test_unique_indexes(void **state)
     insert(c, "{'_id': 's2', 'shop': 1, 'sku': 'y'}");
     insert(c, "{'_id': 's3', 'shop': 2, 'sku': 'x'}");
     ERR(KR_EDUPLICATE, kr_db_insert_one(c, J("{'shop': 1, 'sku': 'x'}"), NULL));
-    expect_msg("shop_sku");
-    ERR(KR_EDUPLICATE, kr_db_update_one(c, J("{'_id': 's2'}"), J("{'$set': {'sku': 'x'}}"), 0, NULL));
+    expect_index_msg("shop_sku");
+    if (!ferretdb_differs("an update that breaks a unique index fails with InternalError, not 11000 "
+                          "(FerretDB #3183)"))
+        ERR(KR_EDUPLICATE, kr_db_update_one(c, J("{'_id': 's2'}"), J("{'$set': {'sku': 'x'}}"), 0, NULL));
     ERR(KR_EDUPLICATE,
         kr_db_update_one(c, J("{'phone': '+911', 'shop': 9}"), J("{'$set': {'n': 1}}"), KR_DB_UPSERT, NULL));
 
     OK(kr_db_create_index(c, J("{'p.q': 1}"), KR_DB_UNIQUE, NULL));
     insert(c, "{'p': {'q': 1}}");
     ERR(KR_EDUPLICATE, kr_db_insert_one(c, J("{'p': {'q': 1}}"), NULL));
-    expect_msg("p.q_1");
+    expect_index_msg("p.q_1");
 
     OK(kr_db_create_index(c, J("{'z': 1}"), 0, NULL));
     insert(c, "{'z': 1}");
     insert(c, "{'z': 1}");
-    ERR(KR_EDUPLICATE, kr_db_create_index(c, J("{'z': -1}"), KR_DB_UNIQUE, "z_unique"));
+    if (!ferretdb_differs("a unique index that existing documents break fails with InternalError, not "
+                          "11000 (FerretDB #3183)"))
+        ERR(KR_EDUPLICATE, kr_db_create_index(c, J("{'z': -1}"), KR_DB_UNIQUE, "z_unique"));
     assert_int_equal(count(c, "{'z': 1}"), 2);
 
     ERR(KR_EINVAL, kr_db_create_index(c, J("{'a': 2}"), 0, NULL));
@@ -845,6 +888,9 @@ static kr_coll *product(int stock)
 static void test_order_effects(void **state)
 {
     (void)state;
+    if (ferretdb_differs("the effects' guards need $pull with conditions (FerretDB #1765) and $ne through arrays "
+                         "of documents (FerretDB #2291)"))
+        return;
     kr_coll *p = product(10);
     OK(reserve(p, "o1", 3));
     json_t *d = invariant(p, 10);
