@@ -8,39 +8,20 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "core/router/urlcode.h"
 #include "core/util/thread.h"
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes [s, s+n) into out; -1 when it does not fit or a %XX is
- * malformed. */
+ * malformed (or decodes to NUL). */
 static int decode(const char *s, size_t n, char *out, size_t outlen)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '%') {
-            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-            int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
-            if (lo < 0)
-                return -1;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (o + 1 >= outlen)
-            return -1;
-        out[o++] = c;
-    }
-    out[o] = '\0';
+    char tmp[1024];
+    if (n >= sizeof(tmp))
+        return -1;
+    size_t len = krc_url_decode(tmp, s, n);
+    if (len == (size_t)-1 || len >= outlen)
+        return -1;
+    memcpy(out, tmp, len + 1);
     return 0;
 }
 

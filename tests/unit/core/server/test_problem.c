@@ -20,6 +20,7 @@ static void mapping(void **state)
     assert_int_equal(krc_err_http_status(KR_EUNPROCESSABLE), 422);
     assert_int_equal(krc_err_http_status(-999), 500);
     assert_string_equal(krc_err_problem_code(KR_ELIMIT), "rate_limited");
+    assert_string_equal(krc_http_reason(431), "Request Header Fields Too Large");
 }
 
 static void body_shape_and_no_forgery(void **state)
