@@ -480,6 +480,45 @@ static int check_sub(sctx *s, const char *a, const char *b, const json_t *schema
     return rc;
 }
 
+/* glibc's regcomp expands every repetition of a repetition (a+ is aa*), so
+ * "a++++..." costs 2^k memory: k = 20 took over 2 GB. POSIX leaves such
+ * stacking undefined, so it is refused outright, and so are patterns with
+ * more than 16 operators (nested groups multiply the same way). Brackets
+ * and escapes are skipped; a bound {m,n} counts as one operator. */
+static int stacked_repetition(const char *p)
+{
+    int prev_rep = 0, reps = 0;
+    for (size_t i = 0; p[i] != '\0'; i++) {
+        char c = p[i];
+        int rep = 0;
+        if (c == '\\') {
+            if (p[i + 1] != '\0')
+                i++;
+        } else if (c == '[') {
+            size_t j = i + 1;
+            if (p[j] == '^')
+                j++;
+            if (p[j] == ']')
+                j++;
+            while (p[j] != '\0' && p[j] != ']')
+                j++;
+            i = p[j] != '\0' ? j : i;
+        } else if (c == '*' || c == '+' || c == '?') {
+            rep = 1;
+        } else if (c == '{' && p[i + 1] >= '0' && p[i + 1] <= '9') {
+            const char *close = strchr(p + i, '}');
+            if (close != NULL) {
+                i = (size_t)(close - p);
+                rep = 1;
+            }
+        }
+        if (rep && (prev_rep || ++reps > 16))
+            return 1;
+        prev_rep = rep;
+    }
+    return 0;
+}
+
 static int check_keyword(sctx *s, const char *name, kw_kind kind, const json_t *val)
 {
     size_t i;
@@ -542,6 +581,9 @@ static int check_keyword(sctx *s, const char *name, kw_kind kind, const json_t *
     case KW_PATTERN: {
         if (!json_is_string(val))
             return serr(s, "\"pattern\" must be a string");
+        if (stacked_repetition(json_string_value(val)))
+            return serr(s, "\"pattern\" stacks repetition operators (\"a++\", \"a*{2}\"; undefined in POSIX) "
+                           "or has more than 16 of them");
         regex_t re;
         int rc = regcomp(&re, json_string_value(val), REG_EXTENDED | REG_NOSUB);
         if (rc != 0) {
@@ -562,6 +604,18 @@ static int check_keyword(sctx *s, const char *name, kw_kind kind, const json_t *
     return 0;
 }
 
+/* The keyword as it may appear in a one-line message: control characters
+ * become '?', and a long name is cut. */
+static void printable(const char *in, char *out, size_t outlen)
+{
+    size_t n = 0;
+    for (; *in != '\0' && n + 4 < outlen && n < 64; in++)
+        out[n++] = ((unsigned char)*in < 0x20 || *in == 0x7f) ? '?' : *in;
+    if (*in != '\0')
+        out[n++] = '.', out[n++] = '.', out[n++] = '.';
+    out[n] = '\0';
+}
+
 static int check_schema(sctx *s, const json_t *schema)
 {
     if (!json_is_object(schema))
@@ -574,8 +628,11 @@ static int check_schema(sctx *s, const json_t *schema)
         for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]) && kw == NULL; i++)
             if (strcmp(keywords[i].name, name) == 0)
                 kw = &keywords[i];
-        if (kw == NULL)
-            return serr(s, "keyword \"%s\" is not supported (kirana/plugin.h lists the subset)", name);
+        if (kw == NULL) {
+            char shown[80];
+            printable(name, shown, sizeof(shown));
+            return serr(s, "keyword \"%s\" is not supported (kirana/plugin.h lists the subset)", shown);
+        }
         if (check_keyword(s, name, kw->kind, val) != 0)
             return -1;
     }

@@ -106,6 +106,23 @@ static void test_schema_refusals(void **state)
     assert_non_null(strstr(schema_err("{"), "schema: invalid JSON at line 1 column 1: "));
 }
 
+/* Found by fuzzing (tests/fuzz/regressions/schema/): a keyword with a line
+ * break split the one-line error, and stacked repetitions in a pattern made
+ * regcomp allocate gigabytes. */
+static void test_schema_fuzz_regressions(void **state)
+{
+    (void)state;
+    assert_string_equal(schema_err("{\"a\\nb\": 1}"),
+                        "schema: keyword \"a?b\" is not supported (kirana/plugin.h lists the subset)");
+    const char *e = schema_err("{\"pattern\": \"^https?++++++++++++++++++://\"}");
+    assert_non_null(strstr(e, "stacks repetition operators"));
+    schema_err("{\"pattern\": \"a*{2}\"}");
+    schema_err("{\"pattern\": \"((((((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+\"}");
+    /* one operator after a bracket or an escape is fine */
+    json_decref(schema_ok("{\"pattern\": \"^[+*?]+\\\\++[a-z]{2,8}$\"}"));
+    json_decref(schema_ok("{\"pattern\": \"^https?://[^ ]+$\"}"));
+}
+
 static void test_schema_defaults_checked(void **state)
 {
     (void)state;
@@ -307,7 +324,8 @@ static void test_positions_and_where(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schema_refusals), cmocka_unit_test(test_schema_defaults_checked),
+        cmocka_unit_test(test_schema_refusals), cmocka_unit_test(test_schema_fuzz_regressions),
+        cmocka_unit_test(test_schema_defaults_checked),
         cmocka_unit_test(test_types),           cmocka_unit_test(test_keywords),
         cmocka_unit_test(test_objects),         cmocka_unit_test(test_plugin_block_example),
         cmocka_unit_test(test_defaults),        cmocka_unit_test(test_positions_and_where),
