@@ -46,3 +46,23 @@ print_row() {
   printf '%-22s %12.0f %9s %9s %12s\n' "$1" "$2" "$3" "$4" "$5"
   [ "$6" = "$N" ] || echo "  ($1: only $6 of $N succeeded)"
 }
+
+# with_servers NAME: a scratch dir $tmp (also $TMP) with a private
+# PostgreSQL and Redis started in it (their env sourced), and an EXIT trap
+# that stops the kirana in $k_pid, the servers, and removes the dir.
+with_servers() {
+  tmp=$(mktemp -d "/tmp/kirana-bench-$1-XXXXXX")
+  chmod 755 "$tmp" # the PostgreSQL server runs as postgres when we are root
+  TMP=$tmp
+  k_pid=
+  trap 'bench_cleanup' EXIT
+  tests/servers/servers.sh start "$tmp/servers" >/dev/null
+  # shellcheck disable=SC1091
+  . "$tmp/servers/env"
+}
+
+bench_cleanup() {
+  [ -n "${k_pid:-}" ] && kill "$k_pid" 2>/dev/null && wait "$k_pid" 2>/dev/null
+  tests/servers/servers.sh stop "$tmp/servers" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}

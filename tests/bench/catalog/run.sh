@@ -17,30 +17,15 @@
 # cores (tests/bench/lib.sh); PostgreSQL and Redis are not pinned.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-root=$(pwd)
 build=$(realpath "${1:-build}")
 N=${N:-20000}
 C=${C:-8}
 M=${M:-16}
 THREADS=${THREADS:-1}
 WORKERS=${WORKERS:-8}
-tmp=$(mktemp -d /tmp/kirana-bench-catalog-XXXXXX)
-chmod 755 "$tmp" # the PostgreSQL server runs as postgres when we are root
-k_pid=
-cleanup() {
-  [ -n "$k_pid" ] && kill "$k_pid" 2>/dev/null && wait "$k_pid" 2>/dev/null
-  "$root/tests/servers/servers.sh" stop "$tmp/servers" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-TMP=$tmp
 # shellcheck source=../lib.sh
 . tests/bench/lib.sh
-
-"$root/tests/servers/servers.sh" start "$tmp/servers" >/dev/null
-# shellcheck disable=SC1091
-. "$tmp/servers/env"
+with_servers catalog
 
 cat >"$tmp/kirana.yaml" <<YAML
 server:

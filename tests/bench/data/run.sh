@@ -11,26 +11,12 @@ N=${N:-100000}
 C=${C:-16}
 M=${M:-32}
 WORKERS=${WORKERS:-16}
-TMP=$(mktemp -d)
-chmod 755 "$TMP" # the postgres user must reach the cluster below it
-srv=$TMP/servers
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  tests/servers/servers.sh stop "$srv" >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 # shellcheck source=../lib.sh
 . tests/bench/lib.sh
-
-tests/servers/servers.sh start "$srv" >/dev/null
-# shellcheck disable=SC1091
-. "$srv/env"
+with_servers data
 psql "$KIRANA_TEST_PG_URI" -qc 'CREATE DATABASE bench' >/dev/null
 
-cat >"$TMP/kirana.yaml" <<YAML
+cat >"$tmp/kirana.yaml" <<YAML
 server:
   listen: [{ host: 127.0.0.1, port: 0 }]
   threads: 1
@@ -43,10 +29,9 @@ log: { level: warn, access: false }
 plugins:
   - { name: benchdata, path: $build/tests/bench/benchdata.so, mount: /b }
 YAML
-"${SRV_CPU[@]}" "$build/core/kirana" --config "$TMP/kirana.yaml" 2>"$TMP/kirana.err" &
-pids+=($!)
+"${SRV_CPU[@]}" "$build/core/kirana" --config "$tmp/kirana.yaml" 2>"$tmp/kirana.err" &
 k_pid=$!
-port=$(listen_port "$k_pid") || { cat "$TMP/kirana.err"; exit 1; }
+port=$(listen_port "$k_pid") || { cat "$tmp/kirana.err"; exit 1; }
 url=http://127.0.0.1:$port
 
 # 1000 documents of a product's shape, and a 10-field hash

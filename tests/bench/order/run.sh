@@ -17,7 +17,6 @@
 # there are two cores; PostgreSQL and Redis are not pinned.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-root=$(pwd)
 build=$(realpath "${1:-build}")
 N=${N:-3000}
 C=${C:-32}
@@ -26,23 +25,9 @@ THREADS=${THREADS:-1}
 WORKERS=${WORKERS:-16}
 CONSUMERS=${CONSUMERS:-8}
 PRODUCTS=${PRODUCTS:-200}
-tmp=$(mktemp -d /tmp/kirana-bench-order-XXXXXX)
-chmod 755 "$tmp" # the PostgreSQL server runs as postgres when we are root
-k_pid=
-cleanup() {
-  [ -n "$k_pid" ] && kill "$k_pid" 2>/dev/null && wait "$k_pid" 2>/dev/null
-  "$root/tests/servers/servers.sh" stop "$tmp/servers" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-TMP=$tmp
 # shellcheck source=../lib.sh
 . tests/bench/lib.sh
-
-"$root/tests/servers/servers.sh" start "$tmp/servers" >/dev/null
-# shellcheck disable=SC1091
-. "$tmp/servers/env"
+with_servers order
 
 channel=bench:order-events
 cat >"$tmp/kirana.yaml" <<YAML
