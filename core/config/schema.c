@@ -441,6 +441,16 @@ typedef struct sctx {
     size_t errlen;
 } sctx;
 
+/* Schema text appears in messages (keys, the path to them, jansson's
+ * "near" token); a control character in it must not break the one-line
+ * error. */
+static void one_line(char *msg)
+{
+    for (char *c = msg; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+}
+
 static int serr(sctx *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int serr(sctx *s, const char *fmt, ...)
 {
@@ -453,6 +463,7 @@ static int serr(sctx *s, const char *fmt, ...)
         snprintf(s->err, s->errlen, "schema at %s: %s", loc_str(&s->ptr), msg);
     else
         snprintf(s->err, s->errlen, "schema: %s", msg);
+    one_line(s->err);
     return -1;
 }
 
@@ -604,18 +615,6 @@ static int check_keyword(sctx *s, const char *name, kw_kind kind, const json_t *
     return 0;
 }
 
-/* The keyword as it may appear in a one-line message: control characters
- * become '?', and a long name is cut. */
-static void printable(const char *in, char *out, size_t outlen)
-{
-    size_t n = 0;
-    for (; *in != '\0' && n + 4 < outlen && n < 64; in++)
-        out[n++] = ((unsigned char)*in < 0x20 || *in == 0x7f) ? '?' : *in;
-    if (*in != '\0')
-        out[n++] = '.', out[n++] = '.', out[n++] = '.';
-    out[n] = '\0';
-}
-
 static int check_schema(sctx *s, const json_t *schema)
 {
     if (!json_is_object(schema))
@@ -628,11 +627,8 @@ static int check_schema(sctx *s, const json_t *schema)
         for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]) && kw == NULL; i++)
             if (strcmp(keywords[i].name, name) == 0)
                 kw = &keywords[i];
-        if (kw == NULL) {
-            char shown[80];
-            printable(name, shown, sizeof(shown));
-            return serr(s, "keyword \"%s\" is not supported (kirana/plugin.h lists the subset)", shown);
-        }
+        if (kw == NULL)
+            return serr(s, "keyword \"%s\" is not supported (kirana/plugin.h lists the subset)", name);
         if (check_keyword(s, name, kw->kind, val) != 0)
             return -1;
     }
@@ -656,6 +652,7 @@ json_t *krc_schema_parse(const char *text, char *err, size_t errlen)
     json_t *schema = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     if (schema == NULL) {
         snprintf(err, errlen, "schema: invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        one_line(err);
         return NULL;
     }
     sctx s = {.err = err, .errlen = errlen};

@@ -114,6 +114,9 @@ static void test_schema_fuzz_regressions(void **state)
     (void)state;
     assert_string_equal(schema_err("{\"a\\nb\": 1}"),
                         "schema: keyword \"a?b\" is not supported (kirana/plugin.h lists the subset)");
+    assert_string_equal(schema_err("{\"properties\": {\"x\\ny\": {\"lenght\": 8}}}"),
+                        "schema at /properties/x?y: keyword \"lenght\" is not supported (kirana/plugin.h lists the "
+                        "subset)");
     const char *e = schema_err("{\"pattern\": \"^https?++++++++++++++++++://\"}");
     assert_non_null(strstr(e, "stacks repetition operators"));
     schema_err("{\"pattern\": \"a*{2}\"}");
