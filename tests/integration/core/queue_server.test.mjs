@@ -25,11 +25,13 @@ test('a Node job is processed by the plugin consumer; its result is visible to Q
   const name = qname('n2k');
   const k = await startKirana(config(name, ['http', 'worker']));
   const q = new Queue(name, { connection });
-  const ev = new QueueEvents(name, { connection });
+  // Read the (new, test-only) queue's event stream from its start: from '$'
+  // the first read may come after the job already finished.
+  const ev = new QueueEvents(name, { connection, lastEventId: '0-0' });
   await ev.waitUntilReady();
   try {
     const job = await q.add('greet', { hello: 'world' });
-    const result = await job.waitUntilFinished(ev, 10000);
+    const result = await job.waitUntilFinished(ev, 30000);
     assert.deepEqual(result, { echo: { hello: 'world' }, attempt: 0 });
     const again = await Job.fromId(q, job.id);
     assert.equal(again.finishedOn > 0, true);
