@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +25,9 @@ static struct {
     _Atomic int min_level;
     _Atomic int access; /* access lines ignore min_level: they have this switch */
     _Atomic uint64_t dropped;
+    /* The last write stopped mid-line (the disk filled): the file ends in a
+     * fragment without its newline, which the next line must end first. */
+    _Atomic bool torn;
     bool own_fd; /* main thread only */
     char *path;  /* main thread only; NULL for stderr */
 } lg = {.fd = STDERR_FILENO, .min_level = KR_LOG_INFO, .access = 1};
@@ -186,7 +190,9 @@ static void put_head(line *l, kr_level level)
 }
 
 /* One write(2) per line; a line that cannot be written whole is counted
- * and forgotten rather than retried, which could block or interleave. */
+ * and forgotten rather than retried, which could block or interleave. A
+ * line cut short stays in the file as a fragment; the next line written
+ * starts with a newline (in the same write) so that it is whole again. */
 static void emit(line *l)
 {
     put(l, "}\n", 2);
@@ -195,12 +201,19 @@ static void emit(line *l)
         return;
     }
     int fd = atomic_load_explicit(&lg.fd, memory_order_acquire);
-    ssize_t w;
+    bool torn = atomic_exchange_explicit(&lg.torn, false, memory_order_relaxed);
+    struct iovec iov[2] = {{.iov_base = "\n", .iov_len = 1}, {.iov_base = l->p, .iov_len = l->len}};
+    ssize_t want = (ssize_t)l->len + (torn ? 1 : 0), w;
     do
-        w = write(fd, l->p, l->len);
+        w = writev(fd, torn ? iov : iov + 1, torn ? 2 : 1);
     while (w < 0 && errno == EINTR);
-    if (w != (ssize_t)l->len)
-        atomic_fetch_add_explicit(&lg.dropped, 1, memory_order_relaxed);
+    if (w == want)
+        return;
+    atomic_fetch_add_explicit(&lg.dropped, 1, memory_order_relaxed);
+    /* nothing written: an earlier fragment is still open; part of this
+     * line written (beyond the newline owed): a new fragment */
+    if ((w <= 0 && torn) || w > (torn ? 1 : 0))
+        atomic_store_explicit(&lg.torn, true, memory_order_relaxed);
 }
 
 static kr_level clamp(kr_level level)

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -208,6 +211,56 @@ static void test_dev_full_drops(void **state)
     assert_true(krc_log_dropped() >= before + 3);
 }
 
+/* The file may grow only 10 more bytes, as on a disk that fills mid-line:
+ * that line is cut, and the next one must still be a whole line. */
+static void test_line_cut_by_full_disk(void **state)
+{
+    (void)state;
+    krc_log(KR_LOG_INFO, NULL, NULL, "first");
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)st.st_size + 10;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    uint64_t before = krc_log_dropped();
+    krc_log(KR_LOG_INFO, NULL, NULL, "cut short");
+    krc_log(KR_LOG_INFO, NULL, NULL, "no room at all");
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(krc_log_dropped(), before + 2);
+    krc_log(KR_LOG_INFO, NULL, NULL, "space is back");
+    krc_log(KR_LOG_INFO, NULL, NULL, "and again");
+
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *text = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int count = 0;
+    const char *want[] = {"first", NULL, "space is back", "and again"};
+    while ((n = getline(&text, &cap, f)) > 0) {
+        assert_true(count < 4);
+        assert_int_equal(text[n - 1], '\n');
+        json_t *v = json_loadb(text, (size_t)n, 0, NULL);
+        if (want[count] == NULL) {
+            assert_null(v); /* the fragment, on a line of its own */
+            assert_int_equal(n, 11);
+        } else {
+            if (v == NULL)
+                fail_msg("line %d is not JSON: %s", count + 1, text);
+            assert_string_equal(str(v, "msg"), want[count]);
+        }
+        json_decref(v);
+        count++;
+    }
+    free(text);
+    fclose(f);
+    assert_int_equal(count, 4);
+}
+
 static void test_open_failure(void **state)
 {
     (void)state;
@@ -286,6 +339,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dev_full_drops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_line_cut_by_full_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_after_rename, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_lines, setup, teardown),
