@@ -4,12 +4,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { runKirana, sleep } from '../lib/harness.mjs';
+import { skipOnFerretDB } from '../lib/inspect.mjs';
 import { startAuth, claims, SECRET } from './helpers.mjs';
 
 describe('admins', () => {
   let t;
   const cli = (...args) => runKirana(['--config', t.k.cfgPath, 'admin', ...args], { env: { KIRANA_JWT_SECRET: SECRET } });
-  const role = async (phone) => JSON.parse(await t.psql(`select doc from users where doc->>'phone' = '${phone}'`)).role;
+  const role = async (phone) => (await t.store.findOne('users', { phone })).role;
 
   before(async () => { t = await startAuth({ auth: { otp: { resend_after: 1 } } }); });
   after(async () => { await t?.stop(); });
@@ -23,15 +24,17 @@ describe('admins', () => {
     assert.equal(await role('+919866600009'), 'user');
   });
 
-  it('grants admin to a phone that never logged in, then revokes it', async () => {
+  it('grants admin to a phone that never logged in, then revokes it', async (tc) => {
     let r = await cli('grant', '+91 98666 00001');
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 1);
     assert.match(lines[0], /^\+919866600001 is now admin \(user [0-9a-f]+\)$/);
-    const doc = JSON.parse(await t.psql("select doc from users where doc->>'phone' = '+919866600001'"));
+    const doc = await t.store.findOne('users', { phone: '+919866600001' });
     assert.equal(doc.role, 'admin');
-    assert.equal(doc.name, null);
+    if (!skipOnFerretDB(tc, 'an upsert leaves out $setOnInsert fields whose value is null (core/db/README.md)')) {
+      assert.equal(doc.name, null);
+    }
     assert.ok(doc.created_at);
 
     const a = await t.login('+919866600001');
@@ -52,7 +55,7 @@ describe('admins', () => {
     const u = await t.login('+919866600002');
     assert.equal(claims(u.access_token).role, 'user');
     for (let i = 0; i < 2; i++) assert.equal((await cli('grant', '+919866600002')).code, 0);
-    assert.equal(await t.psql("select count(*) from users where doc->>'phone' = '+919866600002'"), '1');
+    assert.equal(await t.store.count('users', { phone: '+919866600002' }), 1);
     await sleep(1100);
     const a = await t.login('+919866600002');
     assert.equal(a.user.id, u.user.id);
@@ -77,6 +80,6 @@ describe('admins', () => {
     assert.match(r.stderr, /usage: kirana admin grant\|revoke PHONE/);
     r = await cli('promote', '+919866600003');
     assert.equal(r.code, 2);
-    assert.equal(await t.psql("select count(*) from users where doc->>'phone' = '+919866600003'"), '0');
+    assert.equal(await t.store.count('users', { phone: '+919866600003' }), 0);
   });
 });

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseConfig, execFileP, h2connect, h2req, serversEnv, startKirana, tempDir, waitFor } from '../lib/harness.mjs';
 import { freshDatabase } from '../lib/db.mjs';
+import { inspector } from '../lib/inspect.mjs';
 
 export const SECRET = 'integration-secret-0123456789abcdef-0123456789';
 
@@ -32,7 +33,10 @@ export function authConfig(dir, tag, extra = {}) {
 
 /**
  * Starts kirana with auth.so. opts: auth (merged into the auth config),
- * server, roles, env, db (reuse a database), dir, plugins (more plugins).
+ * server, roles, env, db (reuse a database: an object freshDatabase()
+ * returns), dbUri (the database kirana uses instead), dbConfig (more keys of
+ * the config's db block), dir, plugins (more plugins). t.store is an inspector
+ * (lib/inspect.mjs) on the database kirana uses, PostgreSQL or MongoDB.
  */
 export async function startAuth(opts = {}) {
   const env = serversEnv();
@@ -44,16 +48,17 @@ export async function startAuth(opts = {}) {
     roles: opts.roles || ['http', 'worker'],
     server: opts.server || {},
     log: { level: 'debug', access: false },
-    db: { uri: opts.dbUri || db.uri },
+    db: { uri: opts.dbUri || db.uri, ...(opts.dbConfig || {}) },
     redis: { url: opts.redisUrl || env.KIRANA_TEST_REDIS_URL },
     queue: { redis: env.KIRANA_TEST_REDIS_URL, prefix: `${tag}q` },
     plugins: [{ name: 'auth', path: 'auth.so', mount: '/auth', config: auth }, ...(opts.plugins || [])],
   });
   const k = await startKirana(config, { dir, keepDir: true, env: { KIRANA_JWT_SECRET: SECRET, ...(opts.env || {}) } });
+  const store = await inspector(opts.dbUri ? { name: db.name, uri: opts.dbUri } : db);
   const session = h2connect(k.url);
   session.on('error', () => {});
   const t = {
-    k, db, dir, tag, auth, config, session,
+    k, db, dir, tag, auth, config, session, store,
     smsFile: auth.sms.path,
     redisPort: env.KIRANA_TEST_REDIS_PORT,
     req(method, path, body, headers = {}) {
@@ -87,15 +92,12 @@ export async function startAuth(opts = {}) {
       return v.json;
     },
     redis(...args) { return redisCli(env.KIRANA_TEST_REDIS_PORT, ...args); },
-    async psql(sql) {
-      const { stdout } = await execFileP('psql', [db.uri, '-qAtc', sql]);
-      return stdout.trim();
-    },
     /** SIGTERM; throws if kirana did not exit 0 or a sanitizer spoke. */
     async stop() {
       session.close();
       const e = await k.stop();
       k.cleanup();
+      await store.close();
       if (!opts.db) await db.drop();
       if (e.code !== 0 || /Sanitizer|runtime error:/.test(k.raw)) {
         throw new Error(`kirana exited ${JSON.stringify(e)}\n${k.raw.split('\n').slice(-40).join('\n')}`);

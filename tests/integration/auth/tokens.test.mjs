@@ -142,7 +142,7 @@ describe('tokens and the authenticator', () => {
     assert.equal((await t.refresh(r2.json.refresh_token)).status, 401);
     assert.equal((await t.get('/auth/me', r2.json.access_token)).status, 401);
     assert.equal((await t.get('/auth/me', first.access_token)).status, 401);
-    const doc = JSON.parse(await t.psql(`select doc from auth_sessions where id = '${claims(first.access_token).sid}'`));
+    const doc = await t.store.findOne('auth_sessions', { _id: claims(first.access_token).sid });
     assert.equal(doc.revoked, true);
     assert.equal(doc.revoked_reason, 'reuse');
     // the refresh token is stored only as a hash

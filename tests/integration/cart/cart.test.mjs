@@ -1,4 +1,5 @@
-// cart.so over HTTP/2 against a real kirana, PostgreSQL and Redis: every
+// cart.so over HTTP/2 against a real kirana, its database (PostgreSQL, or
+// MongoDB under KIRANA_TEST_DB=mongo) and Redis: every
 // cart rule, ownership (BOLA attempts), bad quantities, limits, products
 // that go away, sliding expiry and concurrent changes to one cart.
 // testkit is the authenticator: "Bearer test-<role>-<id>".

@@ -1,4 +1,6 @@
-// Fresh PostgreSQL databases on the servers fixture, one per test file.
+// Fresh databases, one per test file: PostgreSQL on the servers fixture, or,
+// with KIRANA_TEST_DB=mongo, MongoDB on the mongo fixture (mongo.mjs).
+// lib/inspect.mjs reads either.
 import { randomBytes } from 'node:crypto';
 import { execFileP, serversEnv } from './harness.mjs';
 import { freshMongoDatabase } from './mongo.mjs';

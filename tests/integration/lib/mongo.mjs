@@ -33,13 +33,28 @@ function withDatabase(uri, name) {
 }
 
 /** {name, uri, drop()}, the shape of db.mjs's freshDatabase. MongoDB makes
- * a database on its first write, so nothing is sent here. drop() does
- * nothing: the fixture's server and data go with its folder at the end of
- * the run (on a KIRANA_TEST_MONGODB_URI server the kt_* databases stay). */
+ * a database on its first write, so nothing is sent here. drop() drops the
+ * database (dropDatabase through the Node driver); errors there are ignored,
+ * as db.mjs does, since the server may be down by then. */
 export async function freshMongoDatabase(prefix = 'kt') {
   const server = process.env.KIRANA_TEST_MONGODB_URI || mongoEnv().KIRANA_TEST_MONGO_URI;
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
-  return { name, uri: withDatabase(server, name), async drop() {} };
+  const uri = withDatabase(server, name);
+  return {
+    name,
+    uri,
+    async drop() {
+      const { MongoClient } = await import('mongodb');
+      const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
+      try {
+        await client.db(name).dropDatabase();
+      } catch {
+        // the server may be gone (outage tests); the fixture removes its data
+      } finally {
+        await client.close().catch(() => {});
+      }
+    },
+  };
 }
 
 // No top-level await: db.mjs imports this module, which must finish first.
