@@ -161,6 +161,26 @@ static char *resolve(const char *dir, const char *rel)
     return p;
 }
 
+/* Whether the file at path, symbolic links resolved, lies outside dir; then
+ * *real gets its resolved path (malloc'd). A file that cannot be resolved
+ * (missing) is not outside: the loader reports it. */
+static bool outside_dir(const char *dir, const char *path, char **real)
+{
+    *real = NULL;
+    char *rd = realpath(dir, NULL), *rp = realpath(path, NULL);
+    bool out = false;
+    if (rd != NULL && rp != NULL) {
+        size_t n = strlen(rd);
+        out = strncmp(rp, rd, n) != 0 || (rd[n - 1] != '/' && rp[n] != '/');
+    }
+    if (out)
+        *real = rp;
+    else
+        free(rp);
+    free(rd);
+    return out;
+}
+
 static int check_scheme(ctx *x, const json_t *obj, const char *key, const char *where, const char *const *schemes,
                         const char *expected)
 {
@@ -343,6 +363,16 @@ static int load_plugin(ctx *x, const json_t *arr, size_t i)
     }
     if ((p->path = resolve(c->plugin_dir, path)) == NULL)
         return nomem(x);
+    char *real = NULL;
+    if (path[0] != '/' && outside_dir(c->plugin_dir, p->path, &real)) {
+        snprintf(where, sizeof(where), "plugins[%zu].%s", i, path == file ? "name" : "path");
+        int rc = fail_at(x, e, path == file ? "name" : "path", 0, where,
+                         "\"%s\" in plugin_dir is a symbolic link to \"%s\", outside plugin_dir; write an absolute "
+                         "path to load from elsewhere",
+                         path, real);
+        free(real);
+        return rc;
+    }
     size_t mn = strlen(p->mount);
     if (mn > 0 && (p->mount[0] != '/' || p->mount[mn - 1] == '/')) {
         snprintf(where, sizeof(where), "plugins[%zu].mount", i);
