@@ -224,7 +224,7 @@ static int doc_filter(const json_t *f, int depth)
     json_object_foreach((json_t *)f, key, v)
     {
         int rc;
-        if (strcmp(key, "$and") == 0 || strcmp(key, "$or") == 0)
+        if (strcmp(key, "$and") == 0 || strcmp(key, "$or") == 0 || strcmp(key, "$nor") == 0)
             rc = logical(key, v, depth + 1);
         else if ((rc = krc_db_path_check(key, "filter")) == 0)
             rc = field(key, v);

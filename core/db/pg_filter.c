@@ -1,8 +1,8 @@
 /* Core, PostgreSQL backend: the filter compiler.
  *
  * Subset (sdk/include/kirana/db.h), with MongoDB semantics: {path: value},
- * $eq $ne $gt $gte $lt $lte $in $nin $exists $regex (+ $options), $and and
- * $or, nested. Anything else is KR_EINVAL naming the operator.
+ * $eq $ne $gt $gte $lt $lte $in $nin $exists $regex (+ $options), $and,
+ * $or and $nor, nested. Anything else is KR_EINVAL naming the operator.
  *
  * SQL approach. A collection is a table (id text, doc jsonb). Field paths
  * are checked (core/db/path.h) and written into the SQL; every value is a
@@ -22,6 +22,7 @@
  *   $regex        EXISTS over the string values: text ~ $1 (pg_regex.h)
  *   $ne, $nin     NOT coalesce(<$eq or $in>, false): no value matches
  *   $and, $or     AND, OR
+ *   $nor          NOT coalesce(<the $or>, false): no filter matches
  * Fast paths with the same results: _id compared with strings uses the id
  * column (the primary key); a top-level field compared with a scalar or an
  * $in list is written
@@ -335,11 +336,13 @@ static int field(cx *c, const char *path, const json_t *v)
     return eq(c, path, v);
 }
 
+/* $and, $or, or $nor (NOT of the $or; coalesce as for $ne). */
 static int logical(cx *c, const char *name, const json_t *arr)
 {
     if (!json_is_array(arr) || json_array_size(arr) == 0)
         return krc_err_set(KR_EINVAL, "filter: %s needs a non-empty array of filters", name);
-    krc_pg_sql_add(c->q, "(");
+    int nor = strcmp(name, "$nor") == 0;
+    krc_pg_sql_add(c->q, nor ? "(NOT coalesce((" : "(");
     size_t i;
     const json_t *sub;
     json_array_foreach(arr, i, sub)
@@ -350,7 +353,7 @@ static int logical(cx *c, const char *name, const json_t *arr)
         if (rc != 0)
             return rc;
     }
-    krc_pg_sql_add(c->q, ")");
+    krc_pg_sql_add(c->q, nor ? "), false))" : ")");
     return 0;
 }
 
@@ -375,7 +378,7 @@ static int doc_filter(cx *c, const json_t *f)
             krc_pg_sql_add(c->q, " AND ");
         first = 0;
         int rc;
-        if (strcmp(key, "$and") == 0 || strcmp(key, "$or") == 0)
+        if (strcmp(key, "$and") == 0 || strcmp(key, "$or") == 0 || strcmp(key, "$nor") == 0)
             rc = logical(c, key, v);
         else if ((rc = krc_db_path_check(key, "filter")) == 0)
             rc = field(c, key, v);

@@ -7,7 +7,19 @@
  * time, and for every product stock + reserved + committed + shipped stays
  * constant. A (product, order) pair is only ever in one of: nothing, a
  * hold, a commit, shipped — so the effects of a cancel and of the worker
- * can interleave in any order and still end in one consistent place. */
+ * can interleave in any order and still end in one consistent place.
+ *
+ * The updates use only what MongoDB, the PostgreSQL backend and FerretDB v1
+ * all apply the same way (plugins/order/README.md, "FerretDB"):
+ *   - "no hold for o" is {$nor: [{"holds.order": o}]}, not
+ *     {"holds.order": {$ne: o}} (FerretDB v1 matches $ne when any element
+ *     differs, #2291);
+ *   - an entry is pulled by its exact value {order: o, qty: q}, not by the
+ *     condition {order: o} (FerretDB v1 pulls plain values only, #1765).
+ *     Exact equality holds because every entry is written here as
+ *     {order, qty} in that key order, with q the order line's quantity, and
+ *     an order's lines never change: the q an effect is given (the line's,
+ *     or the entry's in the reconciler) is the q of the entry it moves. */
 #include <stdlib.h>
 
 #include "order.h"
@@ -16,7 +28,8 @@ static json_t *filter_for(order_effect e, const char *o, const char *p, json_int
 {
     switch (e) {
     case EFF_RESERVE:
-        return json_pack("{sssbs{sI}s{ss}}", PD_ID, p, PD_ACTIVE, 1, PD_STOCK, "$gte", q, PD_HOLDS ".order", "$ne", o);
+        return json_pack("{sssbs{sI}s[{ss}]}", PD_ID, p, PD_ACTIVE, 1, PD_STOCK, "$gte", q, "$nor", PD_HOLDS ".order",
+                         o);
     case EFF_RELEASE:
     case EFF_COMMIT:
         return json_pack("{ssss}", PD_ID, p, PD_HOLDS ".order", o);
@@ -27,21 +40,26 @@ static json_t *filter_for(order_effect e, const char *o, const char *p, json_int
     return NULL;
 }
 
+/* {order: o, qty: q}: the one shape of a hold or commit entry. */
+static json_t *entry(const char *o, json_int_t q)
+{
+    return json_pack("{sssI}", "order", o, "qty", q);
+}
+
 static json_t *update_for(order_effect e, const char *o, json_int_t q)
 {
     switch (e) {
     case EFF_RESERVE:
-        return json_pack("{s{sIsI}s{s{sssI}}}", "$inc", PD_STOCK, -q, PD_RESERVED, q, "$push", PD_HOLDS, "order", o,
-                         "qty", q);
+        return json_pack("{s{sIsI}s{so}}", "$inc", PD_STOCK, -q, PD_RESERVED, q, "$push", PD_HOLDS, entry(o, q));
     case EFF_RELEASE:
-        return json_pack("{s{sIsI}s{s{ss}}}", "$inc", PD_STOCK, q, PD_RESERVED, -q, "$pull", PD_HOLDS, "order", o);
+        return json_pack("{s{sIsI}s{so}}", "$inc", PD_STOCK, q, PD_RESERVED, -q, "$pull", PD_HOLDS, entry(o, q));
     case EFF_COMMIT:
-        return json_pack("{s{sIsI}s{s{ss}}s{s{sssI}}}", "$inc", PD_RESERVED, -q, PD_COMMITTED, q, "$pull", PD_HOLDS,
-                         "order", o, "$push", PD_COMMITS, "order", o, "qty", q);
+        return json_pack("{s{sIsI}s{so}s{so}}", "$inc", PD_RESERVED, -q, PD_COMMITTED, q, "$pull", PD_HOLDS,
+                         entry(o, q), "$push", PD_COMMITS, entry(o, q));
     case EFF_UNCOMMIT:
-        return json_pack("{s{sIsI}s{s{ss}}}", "$inc", PD_STOCK, q, PD_COMMITTED, -q, "$pull", PD_COMMITS, "order", o);
+        return json_pack("{s{sIsI}s{so}}", "$inc", PD_STOCK, q, PD_COMMITTED, -q, "$pull", PD_COMMITS, entry(o, q));
     case EFF_SHIP:
-        return json_pack("{s{sIsI}s{s{ss}}}", "$inc", PD_COMMITTED, -q, PD_SHIPPED, q, "$pull", PD_COMMITS, "order", o);
+        return json_pack("{s{sIsI}s{so}}", "$inc", PD_COMMITTED, -q, PD_SHIPPED, q, "$pull", PD_COMMITS, entry(o, q));
     }
     return NULL;
 }

@@ -399,6 +399,9 @@ static void test_filter_regex_and_logic(void **state)
     expect_ids(c, "{'$or': [{'n': 1}, {'s': 'date'}]}", "d1,d4");
     expect_ids(c, "{'$and': [{'tags': 'a'}, {'sub.x': 1}]}", "d1,d3");
     expect_ids(c, "{'$or': [{'n': {'$gt': 5}}, {'$and': [{'flag': false}, {'s': {'$regex': 'nan'}}]}]}", "d2,d4");
+    expect_ids(c, "{'$nor': [{'n': 1}, {'s': 'date'}]}", "d2,d3,d5");
+    expect_ids(c, "{'$nor': [{'holds.order': 'o1'}]}", "d2,d3,d4,d5");
+    expect_ids(c, "{'$nor': [{'holds.order': 'o3'}], 'holds.order': 'o2'}", "d1");
     ERR(KR_EINVAL, kr_db_find(c, J("{'s': {'$regex': '(?<name>x)'}}"), NULL, NULL, 0, 0, &(json_t *){NULL}));
 }
 
@@ -415,7 +418,7 @@ static void test_filter_refusals(void **state)
         {"{'n': {'$not': {'$gt': 1}}}", "$not"},
         {"{'tags': {'$elemMatch': {'$eq': 'a'}}}", "$elemMatch"},
         {"{'tags': {'$size': 2}}", "$size"},
-        {"{'$nor': [{'n': 1}]}", "$nor"},
+        {"{'$nor': []}", "$nor"},
         {"{'n': {'$in': 1}}", "$in"},
         {"{'a b': 1}", "a b"},
         {"{'a..b': 1}", "a..b"},
@@ -816,41 +819,54 @@ static int effect(kr_coll *p, json_t *filter, json_t *update)
     return rc;
 }
 
+/* 0: the effects as DESIGN.md writes them; 1: as order.so sends them,
+ * which FerretDB v1 applies too (the guard by $nor, $pull of the exact
+ * entry: plugins/order/README.md). */
+static int portable_effects;
+
+/* What $pull removes: the entry (portable), or entries matching {order}. */
+static json_t *pulled(const char *order, int q)
+{
+    return portable_effects ? json_pack("{s:s, s:i}", "order", order, "qty", q) : json_pack("{s:s}", "order", order);
+}
+
 static int reserve(kr_coll *p, const char *order, int q)
 {
-    return effect(p,
-                  json_pack("{s:s, s:b, s:{s:i}, s:{s:s}}", "_id", "prod", "active", 1, "stock", "$gte", q,
-                            "holds.order", "$ne", order),
+    json_t *f = portable_effects ? json_pack("{s:s, s:b, s:{s:i}, s:[{s:s}]}", "_id", "prod", "active", 1, "stock",
+                                             "$gte", q, "$nor", "holds.order", order)
+                                 : json_pack("{s:s, s:b, s:{s:i}, s:{s:s}}", "_id", "prod", "active", 1, "stock",
+                                             "$gte", q, "holds.order", "$ne", order);
+    return effect(p, f,
                   json_pack("{s:{s:i, s:i}, s:{s:{s:s, s:i}}}", "$inc", "stock", -q, "reserved", q, "$push", "holds",
                             "order", order, "qty", q));
 }
 
 static int release(kr_coll *p, const char *order, int q)
 {
-    return effect(
-        p, json_pack("{s:s, s:s}", "_id", "prod", "holds.order", order),
-        json_pack("{s:{s:i, s:i}, s:{s:{s:s}}}", "$inc", "stock", q, "reserved", -q, "$pull", "holds", "order", order));
+    return effect(p, json_pack("{s:s, s:s}", "_id", "prod", "holds.order", order),
+                  json_pack("{s:{s:i, s:i}, s:{s:o}}", "$inc", "stock", q, "reserved", -q, "$pull", "holds",
+                            pulled(order, q)));
 }
 
 static int commit(kr_coll *p, const char *order, int q)
 {
     return effect(p, json_pack("{s:s, s:s}", "_id", "prod", "holds.order", order),
-                  json_pack("{s:{s:i, s:i}, s:{s:{s:s}}, s:{s:{s:s, s:i}}}", "$inc", "reserved", -q, "committed", q,
-                            "$pull", "holds", "order", order, "$push", "commits", "order", order, "qty", q));
+                  json_pack("{s:{s:i, s:i}, s:{s:o}, s:{s:{s:s, s:i}}}", "$inc", "reserved", -q, "committed", q,
+                            "$pull", "holds", pulled(order, q), "$push", "commits", "order", order, "qty", q));
 }
 
 static int uncommit(kr_coll *p, const char *order, int q)
 {
     return effect(p, json_pack("{s:s, s:s}", "_id", "prod", "commits.order", order),
-                  json_pack("{s:{s:i, s:i}, s:{s:{s:s}}}", "$inc", "stock", q, "committed", -q, "$pull", "commits",
-                            "order", order));
+                  json_pack("{s:{s:i, s:i}, s:{s:o}}", "$inc", "stock", q, "committed", -q, "$pull", "commits",
+                            pulled(order, q)));
 }
 
 static int ship(kr_coll *p, const char *order, int q)
 {
     return effect(p, json_pack("{s:s, s:s}", "_id", "prod", "commits.order", order),
-                  json_pack("{s:{s:i, s:i}, s:{s:{s:s}}}", "$inc", "committed", -q, "shipped", q, "$pull", "commits",
-                            "order", order));
+                  json_pack("{s:{s:i, s:i}, s:{s:o}}", "$inc", "committed", -q, "shipped", q, "$pull", "commits",
+                            pulled(order, q)));
 }
 
 static int64_t sum_qty(json_t *arr)
@@ -885,12 +901,8 @@ static kr_coll *product(int stock)
     return p;
 }
 
-static void test_order_effects(void **state)
+static void order_effects(void)
 {
-    (void)state;
-    if (ferretdb_differs("the effects' guards need $pull with conditions (FerretDB #1765) and $ne through arrays "
-                         "of documents (FerretDB #2291)"))
-        return;
     kr_coll *p = product(10);
     OK(reserve(p, "o1", 3));
     json_t *d = invariant(p, 10);
@@ -921,6 +933,7 @@ static void test_order_effects(void **state)
 
     OK(reserve(p, "o4", 2));
     OK(reserve(p, "o5", 1));
+    ERR(KR_ENOTFOUND, reserve(p, "o4", 1)); /* holds for o4 and another order */
     OK(commit(p, "o4", 2));
     OK(ship(p, "o4", 2));
     ERR(KR_ENOTFOUND, ship(p, "o4", 2));
@@ -933,6 +946,23 @@ static void test_order_effects(void **state)
     OK(kr_db_update_one(p, J("{'_id': 'prod'}"), J("{'$set': {'active': false}}"), 0, NULL));
     ERR(KR_ENOTFOUND, reserve(p, "o6", 1));
     invariant(p, 10);
+}
+
+static void test_order_effects(void **state)
+{
+    (void)state;
+    if (ferretdb_differs("the effects' guards need $pull with conditions (FerretDB #1765) and $ne through arrays "
+                         "of documents (FerretDB #2291)"))
+        return;
+    order_effects();
+}
+
+static void test_order_effects_portable(void **state)
+{
+    (void)state;
+    portable_effects = 1;
+    order_effects();
+    portable_effects = 0;
 }
 
 /* ---- races ---- */
@@ -1161,6 +1191,7 @@ int main(void)
         cmocka_unit_test_teardown(test_find_one_and_update, teardown_test),
         cmocka_unit_test_teardown(test_unique_indexes, teardown_test),
         cmocka_unit_test_teardown(test_order_effects, teardown_test),
+        cmocka_unit_test_teardown(test_order_effects_portable, teardown_test),
         cmocka_unit_test_teardown(test_race_guarded_stock, teardown_test),
         cmocka_unit_test_teardown(test_race_upserts, teardown_test),
         cmocka_unit_test_teardown(test_race_order_effects, teardown_test),

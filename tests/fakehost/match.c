@@ -238,8 +238,8 @@ static int match_field(const json_t *doc, const char *path, const json_t *cond, 
 
 static int match_logical(const json_t *doc, const char *op, const json_t *arg, err_buf *e)
 {
-    int is_and = strcmp(op, "$and") == 0;
-    if (!is_and && strcmp(op, "$or") != 0)
+    int is_and = strcmp(op, "$and") == 0, is_nor = strcmp(op, "$nor") == 0;
+    if (!is_and && !is_nor && strcmp(op, "$or") != 0)
         return bad(e, "unsupported query operator %s", op);
     if (!json_is_array(arg) || json_array_size(arg) == 0)
         return bad(e, "%s needs a non-empty array of filters", op);
@@ -253,7 +253,7 @@ static int match_logical(const json_t *doc, const char *op, const json_t *arg, e
             return r;
         result = is_and ? (result && r) : (result || r);
     }
-    return result;
+    return is_nor ? !result : result;
 }
 
 static int match_doc(const json_t *filter, const json_t *doc, err_buf *e)

@@ -6,7 +6,7 @@
  * with KR_EINVAL naming the operator, never ignored):
  *
  *   filter:  {field: value} (equality), $eq $ne $gt $gte $lt $lte $in $nin
- *            $exists $and $or $regex (+ $options "i"); dotted paths reach
+ *            $exists $and $or $nor $regex (+ $options "i"); dotted paths reach
  *            into subdocuments, and a path through an array matches when any
  *            element matches ($ne and $nin: when none does), as in MongoDB.
  *   update:  $set $unset $inc $push $pull $addToSet $setOnInsert; $pull takes

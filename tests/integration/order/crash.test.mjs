@@ -11,10 +11,21 @@
 // The restarted worker recovers the stalled job (stalled_interval_ms 1000,
 // lock_duration_ms 2000) and finishes it; the stock must then show each
 // line committed exactly once, and the identity must hold throughout.
+//
+// Row locks held by a test session exist only on PostgreSQL, so the three
+// stopped-at-a-step cases are skipped on MongoDB; the last case (SIGKILLs
+// at random points of a flow) runs on MongoDB too, but not on FerretDB v1,
+// where the worker's and the reconciler's updates of one product may
+// interleave (no atomic single-document updates).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { newWorld, product, addToCart, place, send, waitStatus, assertStock, stockOf, ADMIN } from './helpers.mjs';
+import { execFileP } from '../lib/harness.mjs';
+import { newWorld, product, addToCart, place, send, waitStatus, assertStock, stockOf, skipUnlessPostgres,
+  skipWithoutAtomicUpdates, ADMIN } from './helpers.mjs';
+
+const ROW_LOCKS = skipUnlessPostgres('the worker is stopped at a step by row locks that a psql session holds; ' +
+  'MongoDB has no lock a client can hold');
 
 let w, h, s;
 
@@ -55,8 +66,13 @@ async function lockRows(table, ids) {
 }
 
 /** Is a statement of the worker waiting for a row lock right now? */
-const lockWaits = async () => Number(await w.sql(
-  `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`));
+const lockWaits = async () => {
+  const { stdout } = await execFileP('psql', [w.db.uri, '-qAtc',
+    `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`]);
+  return Number(stdout.trim());
+};
+
+const storedOrder = async (id) => (await w.ins()).findOne('orders', { _id: id });
 
 /** Two products (sorted by id, the order lines are reserved and committed in) and one placed order of both. */
 async function placedOrder() {
@@ -83,7 +99,7 @@ async function killAndRecover(worker, { a, b, id }, locks) {
   await assertStock(s, b.id, 10);
   const again = await startWorker();
   await until(async () => (await stockOf(s, a.id)).committed === 2 && (await stockOf(s, b.id)).committed === 3 &&
-    await w.sql(`SELECT doc->>'finalized_at' FROM orders WHERE id = '${id}'`) !== '', 'the recovered job', 30000);
+    (await storedOrder(id))?.finalized_at != null, 'the recovered job', 30000);
   await assertStock(s, a.id, 10, { stock: 8, reserved: 0, committed: 2, shipped: 0 });
   await assertStock(s, b.id, 10, { stock: 7, reserved: 0, committed: 3, shipped: 0 });
   const pa = await stockOf(s, a.id), pb = await stockOf(s, b.id);
@@ -92,8 +108,8 @@ async function killAndRecover(worker, { a, b, id }, locks) {
   assert.deepEqual([pa.holds, pb.holds], [[], []]);
   const o = await send(s, 'GET', `/orders/${id}`, ADMIN);
   assert.equal(o.json.status, 'confirmed');
-  assert.deepEqual(JSON.parse(await w.sql(`SELECT doc->'history' FROM orders WHERE id = '${id}'`)).map((e) => e.status),
-    ['pending', 'placed', 'confirmed'], 'confirmed once');
+  assert.deepEqual((await storedOrder(id)).history.map((e) => e.status), ['pending', 'placed', 'confirmed'],
+    'confirmed once');
   // the delivery job ran for it (logged: no webhook configured), by the
   // killed worker when it got that far, else by the new one
   const notified = () => [worker, again].flatMap((k) => k.lines)
@@ -102,7 +118,8 @@ async function killAndRecover(worker, { a, b, id }, locks) {
   return again;
 }
 
-test('SIGKILL after confirming, before any commit: the job is recovered and commits once', async () => {
+test('SIGKILL after confirming, before any commit: the job is recovered and commits once', { skip: ROW_LOCKS },
+  async () => {
   const o = await placedOrder();
   const lock = await lockRows('products', [o.a.id]);
   const worker = await startWorker();
@@ -113,7 +130,8 @@ test('SIGKILL after confirming, before any commit: the job is recovered and comm
   await again.stop();
 });
 
-test('SIGKILL after committing one line of two: the other is committed, the first not again', async () => {
+test('SIGKILL after committing one line of two: the other is committed, the first not again', { skip: ROW_LOCKS },
+  async () => {
   const o = await placedOrder();
   const lock = await lockRows('products', [o.b.id]);
   const worker = await startWorker();
@@ -124,7 +142,8 @@ test('SIGKILL after committing one line of two: the other is committed, the firs
   await again.stop();
 });
 
-test('SIGKILL after committing every line, before the job ended: nothing is committed twice', async () => {
+test('SIGKILL after committing every line, before the job ended: nothing is committed twice', { skip: ROW_LOCKS },
+  async () => {
   const o = await placedOrder();
   const products = await lockRows('products', [o.a.id, o.b.id]);
   const worker = await startWorker();
@@ -140,7 +159,8 @@ test('SIGKILL after committing every line, before the job ended: nothing is comm
   await again.stop();
 });
 
-test('SIGKILL while many orders flow: every order confirmed, every line committed exactly once', async () => {
+test('SIGKILL while many orders flow: every order confirmed, every line committed exactly once',
+  { skip: skipWithoutAtomicUpdates() }, async () => {
   const p = await product(s, { stock: 200 });
   const ids = [];
   for (let i = 0; i < 40; i++) {

@@ -24,14 +24,16 @@ before(async () => {
       received.push({ order: body.order.id, key: req.headers['idempotency-key'], type: req.headers['content-type'], body });
       const plan = plans.get(body.order.user_id) || [];
       const next = plan.length > 0 ? plan.shift() : 200;
-      if (next === 'hang') setTimeout(() => { res.writeHead(200); res.end(); }, 1500);
+      if (next === 'hang') setTimeout(() => { res.writeHead(200); res.end(); }, 3000);
       else { res.writeHead(next); res.end(); }
     });
   });
   await new Promise((r) => hook.listen(0, '127.0.0.1', r));
   w = await newWorld('delivery');
   k = await w.start({ order: { delivery: { webhook_url: `http://127.0.0.1:${hook.address().port}/hook`,
-    timeout_ms: 400, attempts: 4, backoff_ms: 100 } } });
+    // (a timeout well above a loaded machine's scheduling delays: a slow
+    // answer counts as a timeout and is sent again, at least once)
+    timeout_ms: 2000, attempts: 4, backoff_ms: 100 } } });
   s = w.session(k);
   p = await product(s, { stock: 100 });
 });

@@ -6,8 +6,8 @@
 // stream after delivered or cancelled.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { newWorld, product, addToCart, place, send, setStatus, cancel, assertStock, waitStatus, waitFor, ADMIN }
-  from './helpers.mjs';
+import { newWorld, product, addToCart, place, send, setStatus, cancel, assertStock, waitStatus, waitFor,
+  skipWithoutAtomicUpdates, ADMIN } from './helpers.mjs';
 
 let w, h1, h2, s1, s2, p;
 
@@ -75,6 +75,7 @@ test('the owner sees placed, then every change made by any process, in order, th
   // the worker process confirms; an admin on the other server moves it on
   const worker = await w.start({ roles: ['worker'] });
   await waitFor(() => st.events.length === 2, 10000, 'confirmed');
+  await w.settled(id);
   for (const to of ['packed', 'out_for_delivery', 'delivered']) assert.equal((await setStatus(s1, id, to)).status, 200);
   await waitFor(() => st.ended, 10000, 'the stream to end after delivered');
   assert.deepEqual(statuses(st), ['placed', 'confirmed', 'packed', 'out_for_delivery', 'delivered']);
@@ -128,7 +129,9 @@ test('heartbeat comments keep an idle stream open', async () => {
   assert.equal((await cancel(s1, u, id)).status, 200, 'a change after the client left is fine');
 });
 
-test('many streams over HTTP/2 on two servers: each sees exactly its order\'s changes, in order', async () => {
+// (cancels race the worker here on purpose: not on FerretDB v1)
+test('many streams over HTTP/2 on two servers: each sees exactly its order\'s changes, in order',
+  { skip: skipWithoutAtomicUpdates() }, async () => {
   const users = Array.from({ length: 40 }, () => w.user());
   const orders = [];
   for (const u of users) orders.push(await placed(u));

@@ -1,12 +1,53 @@
 // Shared by the order integration tests: kirana with testkit (authenticator:
 // "Bearer test-<role>-<id>"), product.so, cart.so and order.so on a fresh
-// PostgreSQL database, with a queue prefix and an events channel of its own
-// (test files may run in parallel against one Redis), plus helpers for
-// products, carts, orders and the stock identity.
+// database (PostgreSQL, or MongoDB / FerretDB under KIRANA_TEST_DB=mongo:
+// lib/db.mjs), with a queue prefix and an events channel of its own (test
+// files may run in parallel against one Redis), plus helpers for products,
+// carts, orders and the stock identity. The stored documents are read
+// through lib/inspect.mjs, so every check works on both backends.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { baseConfig, execFileP, FIXTURES, h2connect, h2req, serversEnv, startKirana, waitFor } from '../lib/harness.mjs';
 import { freshDatabase } from '../lib/db.mjs';
+import { backendKind, inspector, skipWithoutAtomicUpdates } from '../lib/inspect.mjs';
+
+export { backendKind, skipWithoutAtomicUpdates };
+
+/** For node:test's `skip` option on cases that need PostgreSQL itself (not
+ * just a document store): false on PostgreSQL, else the reason. */
+export const skipUnlessPostgres = (why) => (backendKind() === 'postgresql' ? false : `needs PostgreSQL: ${why}`);
+
+// Integers as kirana writes them: int64 where int32 is too small (the Node
+// driver would write a double, which kirana reads back as a real).
+async function toBson(v) {
+  const { Long } = await import('mongodb');
+  const conv = (x) => {
+    if (Number.isInteger(x) && (x > 2147483647 || x < -2147483648)) return Long.fromNumber(x);
+    if (Array.isArray(x)) return x.map(conv);
+    if (x !== null && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, e]) => [k, conv(e)]));
+    return x;
+  };
+  return conv(v);
+}
+
+/** Inserts doc (with a string _id) into coll as kirana would store it. */
+async function insertDoc(db, coll, doc) {
+  if (typeof doc?._id !== 'string') throw new Error('insertDoc: the document needs a string _id');
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(coll)) throw new Error(`insertDoc: bad collection name ${coll}`);
+  if (db.uri.startsWith('mongodb')) {
+    const { MongoClient } = await import('mongodb');
+    const client = new MongoClient(db.uri, { serverSelectionTimeoutMS: 10000 });
+    try {
+      await client.db().collection(coll).insertOne(await toBson(doc));
+    } finally {
+      await client.close();
+    }
+    return;
+  }
+  const lit = (x) => `'${String(x).replace(/'/g, "''")}'`;
+  await execFileP('psql', [db.uri, '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c',
+    `INSERT INTO "${coll}" (id, doc) VALUES (${lit(doc._id)}, ${lit(JSON.stringify(doc))}::jsonb)`]);
+}
 
 export const ADMIN = { authorization: 'Bearer test-admin-boss' };
 export const ADDRESS = { line1: '12 MG Road', city: 'Bengaluru', pincode: '560001' };
@@ -54,25 +95,47 @@ export async function newWorld(tag) {
         ],
       });
       const k = await startKirana(config, { env: opts.env });
+      k.roles = config.roles;
+      k.queuePrefix = config.queue.prefix;
       w.procs.push(k);
       return k;
     },
     session(k) {
       const s = h2connect(k.url);
       s.setMaxListeners(0);
+      s.world = w; // for place and waitStatus
+      s.kirana = k;
       w.sessions.push(s);
       return s;
+    },
+    /** On FerretDB v1, waits until the worker has finished with the order (its
+     * last write, `finalized_at`): a change racing that write could be lost
+     * there (no atomic single-document updates, FerretDB #3040). Elsewhere
+     * the race is safe and this returns at once, as it does when no worker
+     * runs (on the queue of `via`, the process the order was placed on). */
+    async settled(id, ms = 15000, via = null) {
+      const working = w.procs.some((k) => !k.exited && k.roles.includes('worker') &&
+        (!via || k.queuePrefix === via.queuePrefix));
+      if (backendKind() !== 'ferretdb' || !working) return;
+      const ins = await w.ins();
+      await waitFor(async () => (await ins.findOne('orders', { _id: id }))?.finalized_at != null, ms,
+        `the worker to finish order ${id}`);
     },
     redis(...args) {
       return execFileP('redis-cli', ['-p', env.KIRANA_TEST_REDIS_PORT, ...args]).then((r) => r.stdout.trim());
     },
-    /** Runs SQL on the test database (psql -qAt); resolves its output, trimmed. */
-    async sql(text) {
-      const { stdout } = await execFileP('psql', [db.uri, '-qAtc', text]);
-      return stdout.trim();
+    /** The test database's inspector (lib/inspect.mjs), made on first use. */
+    async ins() {
+      w.inspector ??= inspector(db);
+      return w.inspector;
+    },
+    /** Writes a document straight into a collection (a state a dead process left). */
+    insert(coll, doc) {
+      return insertDoc(db, coll, doc);
     },
     async close() {
       for (const s of w.sessions) s.close();
+      if (w.inspector) await (await w.inspector).close();
       const exits = [];
       for (const k of w.procs) {
         if (!k.exited) exits.push(await k.stop());
@@ -126,18 +189,26 @@ export async function addToCart(s, u, productId, qty) {
   return r.json;
 }
 
-export const place = (s, u, key = randomBytes(8).toString('hex'), body = { address: ADDRESS }) =>
-  send(s, 'POST', '/orders', { ...u.h, 'idempotency-key': key }, body);
+/** POST /orders. On FerretDB, with a worker running, a 201 also waits for the
+ * worker to finish the order (world.settled), so that the next request of a
+ * test never races the worker on one product there. */
+export async function place(s, u, key = randomBytes(8).toString('hex'), body = { address: ADDRESS }) {
+  const r = await send(s, 'POST', '/orders', { ...u.h, 'idempotency-key': key }, body);
+  if (r.status === 201 && s.world) await s.world.settled(r.json.id, 15000, s.kirana);
+  return r;
+}
 
 export const getOrder = (s, u, id) => send(s, 'GET', `/orders/${id}`, u.h);
 
-/** Waits until the order (read as admin) has the status. */
+/** Waits until the order (read as admin) has the status; for `confirmed`
+ * on FerretDB also until the worker is done with it (world.settled). */
 export async function waitStatus(s, id, status, ms = 15000) {
   let last;
   await waitFor(async () => {
     last = await send(s, 'GET', `/orders/${id}`, ADMIN);
     return last.json?.status === status;
   }, ms, `order ${id} to be ${status} (last: ${last?.json?.status})`);
+  if (status === 'confirmed' && s.world) await s.world.settled(id, ms);
   return last.json;
 }
 

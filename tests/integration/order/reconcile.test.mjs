@@ -1,13 +1,17 @@
 // The reconciler (worker role) finishing what crashed processes left, on a
-// real kirana, PostgreSQL, Redis and queue.
+// real kirana, the database (PostgreSQL or MongoDB), Redis and queue.
 //
-// A crash is simulated by writing, with SQL straight into the PostgreSQL
-// backend's tables (`orders` and `products`: id text, doc jsonb), exactly
-// the state a process leaves when it dies at that step: an order document
-// and the holds or commits it had taken, with the counters moved as the
-// effect would have moved them. This is deterministic where killing a
-// process mid-placement is a race, and the states are the ones DESIGN.md's
-// effects can produce. Killing real processes is covered by crash.test.mjs.
+// A crash is simulated by writing straight into the database (the
+// `orders`, `products` and `order_idempotency` collections) exactly the
+// state a process leaves when it dies at that step: an order document and
+// the holds or commits it had taken, with the counters moved as the effect
+// would have moved them. This is deterministic where killing a process
+// mid-placement is a race, and the states are the ones DESIGN.md's effects
+// can produce. Killing real processes is covered by crash.test.mjs.
+//
+// A product is written once per test (every entry it gets at once): a
+// second write would read and rewrite the document while the running
+// reconciler may be repairing the entries of the first.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -45,27 +49,33 @@ async function writeOrder({ id = newId(), user = w.user().id, status, lines, ago
     history: history.map((st) => ({ status: st, at })), items, total: items.reduce((a, i) => a + i.line_total, 0),
     currency: 'INR', address: ADDRESS, note: null, cancel_reason: status === 'cancelled' ? 'cancelled_by_user' : null,
     created_at: at, updated_at: at, ...extra };
-  await w.sql(`INSERT INTO orders (id, doc) VALUES ('${id}', '${JSON.stringify(doc)}'::jsonb)`);
+  await w.insert('orders', doc);
   return id;
 }
 
-/** Moves product counters and entries as a reserve (hold) or reserve + commit (commit) for the order would. */
-async function take(p, order, qty, kind) {
-  const [from, to, arr] = kind === 'hold' ? ['stock', 'reserved', 'holds'] : ['stock', 'committed', 'commits'];
-  await w.sql(`UPDATE products SET doc = doc
-    || jsonb_build_object('${from}', (doc->>'${from}')::bigint - ${qty}, '${to}', (doc->>'${to}')::bigint + ${qty})
-    || jsonb_build_object('${arr}', (doc->'${arr}') || '[{"order": "${order}", "qty": ${qty}}]'::jsonb)
-    WHERE id = '${p.id}'`);
+/** Moves product counters and entries as reserves (kind 'hold') or reserves + commits (kind 'commit') for the
+ * orders would: entries [{order, qty, kind}], written in one update of the product. */
+async function take(world, p, entries) {
+  const ins = await world.ins();
+  const d = await ins.findOne('products', { _id: p.id });
+  const set = { stock: d.stock, reserved: d.reserved, committed: d.committed, holds: d.holds, commits: d.commits };
+  for (const { order, qty, kind } of entries) {
+    const [to, arr] = kind === 'hold' ? ['reserved', 'holds'] : ['committed', 'commits'];
+    set.stock -= qty;
+    set[to] += qty;
+    set[arr] = [...set[arr], { order, qty }]; // the key order kirana writes
+  }
+  assert.equal(await ins.updateOne('products', { _id: p.id }, { $set: set }), 1);
 }
 
 test('a half-placed order (pending, holds taken, the process died) is cancelled and its holds released', async () => {
   const a = await product(s, { stock: 10 }), b = await product(s, { stock: 10 });
   // died after reserving a, before b
   const old = await writeOrder({ status: 'pending', lines: [{ p: a, qty: 3 }, { p: b, qty: 1 }], agoMs: 60000 });
-  await take(a, old, 3, 'hold');
+  await take(w, a, [{ order: old, qty: 3, kind: 'hold' }]);
   // a placement still in progress (younger than pending_timeout_ms) is left alone at first
   const young = await writeOrder({ status: 'pending', lines: [{ p: b, qty: 2 }] });
-  await take(b, young, 2, 'hold');
+  await take(w, b, [{ order: young, qty: 2, kind: 'hold' }]);
   // (the reconciler may already be at work: only the identity is certain)
   await assertStock(s, a.id, 10);
 
@@ -86,7 +96,7 @@ test('a half-placed order (pending, holds taken, the process died) is cancelled 
 test('a placed order whose job was lost is finished: confirmed, committed, delivery notified', async () => {
   const a = await product(s, { stock: 10 });
   const id = await writeOrder({ status: 'placed', lines: [{ p: a, qty: 4 }], agoMs: 60000 });
-  await take(a, id, 4, 'hold');
+  await take(w, a, [{ order: id, qty: 4, kind: 'hold' }]);
   await waitStatus(s, id, 'confirmed');
   await until(async () => (await stockOf(s, a.id)).committed === 4, 'commit');
   await assertStock(s, a.id, 10, { stock: 6, reserved: 0, committed: 4 });
@@ -97,20 +107,18 @@ test('stock still held or committed for an order whose status says otherwise is 
   const p = await product(s, { stock: 100 });
   // cancel decided, the process died before releasing / un-committing
   const c1 = await writeOrder({ status: 'cancelled', lines: [{ p, qty: 2 }] });
-  await take(p, c1, 2, 'hold');
   const c2 = await writeOrder({ status: 'cancelled', lines: [{ p, qty: 3 }] });
-  await take(p, c2, 3, 'commit');
   // confirmed and finalized by the books, but a commit never landed
   const c3 = await writeOrder({ status: 'confirmed', lines: [{ p, qty: 4 }], extra: { finalized_at: iso(0) } });
-  await take(p, c3, 4, 'hold');
   // out for delivery, shipping interrupted: one hold, and a commit elsewhere
   const q = await product(s, { stock: 100 });
   const c4 = await writeOrder({ status: 'out_for_delivery', lines: [{ p, qty: 5 }, { p: q, qty: 6 }],
     extra: { finalized_at: iso(0) } });
-  await take(p, c4, 5, 'hold');
-  await take(q, c4, 6, 'commit');
-  // a hold for an order that does not exist at all
-  await take(p, 'ffffffffffffffffffffffff', 7, 'hold');
+  // and a hold for an order that does not exist at all
+  await take(w, p, [{ order: c1, qty: 2, kind: 'hold' }, { order: c2, qty: 3, kind: 'commit' },
+    { order: c3, qty: 4, kind: 'hold' }, { order: c4, qty: 5, kind: 'hold' },
+    { order: 'ffffffffffffffffffffffff', qty: 7, kind: 'hold' }]);
+  await take(w, q, [{ order: c4, qty: 6, kind: 'commit' }]);
   await assertStock(s, p.id, 100);
 
   await until(async () => {
@@ -136,7 +144,7 @@ test('orders placed normally are never touched by the reconciler', async () => {
   const o = await send(s, 'GET', `/orders/${r.json.id}`, ADMIN);
   assert.equal(o.json.status, 'confirmed');
   await assertStock(s, p.id, 10, { stock: 8, reserved: 0, committed: 2 });
-  const hist = JSON.parse(await w.sql(`SELECT doc->'history' FROM orders WHERE id = '${r.json.id}'`));
+  const hist = (await (await w.ins()).findOne('orders', { _id: r.json.id })).history;
   assert.deepEqual(hist.map((e) => e.status), ['pending', 'placed', 'confirmed']);
 });
 
@@ -150,9 +158,9 @@ test('an Idempotency-Key whose request died resumes the same order instead of pl
     const p = await product(s2, { stock: 10 });
     const body = { address: ADDRESS };
     /** The record a request leaves when it dies `ago` ms after it started. */
-    const record = (u, key, id, ago) => w2.sql(`INSERT INTO order_idempotency (id, doc) VALUES ('r${id}', '${
-      JSON.stringify({ _id: `r${id}`, user_id: u.id, key, request: JSON.stringify(body), state: 'running', owner: 'dead',
-        order_id: id, started_ms: Date.now() - ago, expires_ms: Date.now() + 86400000 })}'::jsonb)`);
+    const record = (u, key, id, ago) => w2.insert('order_idempotency', { _id: `r${id}`, user_id: u.id, key,
+      request: JSON.stringify(body), state: 'running', owner: 'dead', order_id: id, started_ms: Date.now() - ago,
+      expires_ms: Date.now() + 86400000 });
     const writeOrder2 = async (u, id, status, qty) => {
       const at = new Date().toISOString();
       const history = status === 'placed' ? ['pending', 'placed'] : ['pending'];
@@ -160,10 +168,8 @@ test('an Idempotency-Key whose request died resumes the same order instead of pl
         history: history.map((x) => ({ status: x, at })), items: [{ product_id: p.id, name: p.name, price: p.price,
           qty, line_total: p.price * qty }], total: p.price * qty, currency: 'INR', address: ADDRESS, note: null,
         cancel_reason: null, created_at: at, updated_at: at };
-      await w2.sql(`INSERT INTO orders (id, doc) VALUES ('${id}', '${JSON.stringify(doc)}'::jsonb)`);
-      await w2.sql(`UPDATE products SET doc = doc || jsonb_build_object('stock', (doc->>'stock')::int - ${qty},
-        'reserved', (doc->>'reserved')::int + ${qty}, 'holds', (doc->'holds') || '[{"order": "${id}", "qty": ${qty}}]'::jsonb)
-        WHERE id = '${p.id}'`);
+      await w2.insert('orders', doc);
+      await take(w2, p, [{ order: id, qty, kind: 'hold' }]);
     };
 
     // died after reserving, before deciding `placed`
@@ -181,6 +187,8 @@ test('an Idempotency-Key whose request died resumes the same order instead of pl
     assert.equal(r.json.id, id, 'the same order');
     assert.deepEqual((await send(s2, 'GET', '/cart', u.h)).json.items, [], 'the resumed placement cleared the cart');
     await waitStatus(s2, id, 'confirmed');
+    // (the worker commits after confirming: p is written next, so let it finish)
+    await until(async () => (await stockOf(s2, p.id)).committed === 3, 'the first commit');
 
     // died after `placed`, before enqueueing the job and answering
     const v = w2.user();

@@ -22,8 +22,9 @@ static inline uint32_t rnd(uint32_t n)
 /* Every value carries this marker; it must never appear in SQL text. */
 #define MARK "zq'\"\\;--"
 
-static const char *const names[] = {"a", "b.c", "holds.order", "x.0.y", "_id",  "a b", "a'--", "a\"b", "$where", "a..b",
-                                    "",  "n1",  "é",           "a.$b",  "$and", "$or", "$in",  "$gt",  "$regex"};
+static const char *const names[] = {"a",    "b.c", "holds.order", "x.0.y", "_id", "a b", "a'--",
+                                    "a\"b", "$where", "a..b", "", "n1", "é", "a.$b",
+                                    "$and", "$or", "$nor", "$in", "$gt", "$regex"};
 static const char *const ops[] = {"$eq",     "$ne",    "$gt",      "$gte", "$lt",        "$lte",  "$in", "$nin",
                                   "$exists", "$regex", "$options", "$not", "$elemMatch", "$size", "$foo"};
 static const char *const plain[] = {"a", "b.c", "holds.order", "x.0.y", "n1", "q"};
@@ -89,7 +90,7 @@ static inline json_t *filter(int depth)
     json_t *f = json_object();
     for (uint32_t i = rnd(4); i > 0; i--) {
         const char *k = names[rnd(sizeof(names) / sizeof(names[0]))];
-        if ((strcmp(k, "$and") == 0 || strcmp(k, "$or") == 0) && depth < 3) {
+        if ((strcmp(k, "$and") == 0 || strcmp(k, "$or") == 0 || strcmp(k, "$nor") == 0) && depth < 3) {
             json_t *a = json_array();
             for (uint32_t j = rnd(3) + 1; j > 0; j--)
                 json_array_append_new(a, filter(depth + 1));

@@ -190,11 +190,26 @@ static void test_and_or(void **state)
     expect_invalid("{\"$or\": [1]}", "JSON object");
 }
 
+static void test_nor(void **state)
+{
+    (void)state;
+    compiled *c = compile_doc("{\"_id\": \"p\", \"$nor\": [{\"holds.order\": \"o1\"}, {\"a\": 2}]}");
+    assert_int_equal(c->rc, 0);
+    const char *sql = krc_pg_sql_text(&c->q);
+    /* a NULL inside (no value reached) must not make the NOT unknown */
+    assert_non_null(strstr(sql, "(NOT coalesce(("));
+    assert_non_null(strstr(sql, " OR "));
+    assert_non_null(strstr(sql, "), false))"));
+    assert_int_equal(c->q.nparams, 3);
+    expect_invalid("{\"$nor\": []}", "$nor");
+    expect_invalid("{\"$nor\": {\"a\": 1}}", "$nor");
+    expect_invalid("{\"$nor\": [{\"a\": {\"$not\": 1}}]}", "$not");
+}
+
 static void test_unsupported_operators_are_named(void **state)
 {
     (void)state;
     expect_invalid("{\"$where\": \"1\"}", "$where");
-    expect_invalid("{\"$nor\": [{}]}", "$nor");
     expect_invalid("{\"$expr\": {}}", "$expr");
     expect_invalid("{\"a\": {\"$elemMatch\": {\"b\": 1}}}", "$elemMatch");
     expect_invalid("{\"a\": {\"$not\": {\"$gt\": 1}}}", "$not");
@@ -317,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_in_and_nin),
         cmocka_unit_test(test_documents_and_arrays_compare_whole),
         cmocka_unit_test(test_exists),
+        cmocka_unit_test(test_nor),
         cmocka_unit_test(test_regex),
         cmocka_unit_test(test_and_or),
         cmocka_unit_test(test_unsupported_operators_are_named),

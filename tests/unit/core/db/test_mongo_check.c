@@ -57,12 +57,14 @@ static void test_filters(void **state)
     filter_ok("{'t': {'$nin': []}, 'e': {'$exists': true}, 'f': {'$exists': 0}, 'b': {'$gt': false}}");
     filter_ok("{'s': {'$regex': '^b', '$options': 'i'}, '$or': [{'a': 1}, {'$and': [{'b': 2}, {'c': {'$ne': 3}}]}]}");
     filter_ok("{'sub': {'$eq': {'x': 1}}}");
+    filter_ok("{'_id': 'p', '$nor': [{'holds.order': 'o1'}, {'$or': [{'a': 1}]}]}");
     filter_bad("{'$where': '1'}", "$where");
     filter_bad("{'n': {'$foo': 1}}", "$foo");
     filter_bad("{'n': {'$not': {'$gt': 1}}}", "$not");
     filter_bad("{'tags': {'$elemMatch': {'$eq': 'a'}}}", "$elemMatch");
     filter_bad("{'tags': {'$size': 2}}", "$size");
-    filter_bad("{'$nor': [{'n': 1}]}", "$nor");
+    filter_bad("{'$nor': []}", "$nor");
+    filter_bad("{'$nor': [{'n': {'$not': 1}}]}", "$not");
     filter_bad("{'n': {'$in': 1}}", "$in");
     filter_bad("{'n': {'$nin': {'a': 1}}}", "$nin");
     filter_bad("{'a b': 1}", "a b");
