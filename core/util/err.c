@@ -11,6 +11,11 @@ int krc_err_set(int err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
     va_end(ap);
+    /* Messages often quote what a caller passed in (field names, operators,
+     * keys); keep them one line whatever those hold. */
+    for (char *p = errbuf; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     return err;
 }
 

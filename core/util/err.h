@@ -8,7 +8,9 @@
 #include "kirana/error.h"
 
 /* any thread. Formats the message for the calling thread; returns err so a
- * caller can write `return krc_err_set(KR_EINVAL, "bad %s", what);`. */
+ * caller can write `return krc_err_set(KR_EINVAL, "bad %s", what);`.
+ * Control characters in the result are shown as '?': a message is one
+ * line whatever it quotes. */
 int krc_err_set(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* any thread. Borrowed; valid until the next krc_err_set on this thread. */
 const char *krc_err_msg(void);

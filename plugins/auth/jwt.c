@@ -88,7 +88,9 @@ static int check_claims(const auth_jwt_cfg *cfg, const json_t *claims, long now,
         *why = "the token lacks exp, nbf or iat";
         return KR_EAUTH;
     }
-    if (now >= out->exp + cfg->leeway) {
+    /* exp is the token's, any integer: keep the arithmetic on our side
+     * (now and leeway are small) so a huge exp cannot overflow. */
+    if (now - cfg->leeway >= out->exp) {
         *why = "the token has expired";
         return KR_EAUTH;
     }

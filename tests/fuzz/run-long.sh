@@ -3,8 +3,9 @@
 # for SECONDS (default 300), JOBS at a time (default 1), with a corpus that
 # grows across runs in BUILD/fuzz-long/<target> (seeded from the tree).
 # Prints one row per target: executions, executions per second, coverage
-# (cov: edges, ft: features, as libFuzzer counts them), corpus size, and
-# whether it crashed (the input is then in BUILD/fuzz-long/artifacts).
+# (cov: edges, ft: features, as libFuzzer counts them), corpus size, the
+# inputs kept for a crash, leak, timeout or OOM (libFuzzer stops at the
+# first; they are in BUILD/fuzz-long/artifacts), and the result.
 #
 #   tests/fuzz/run-long.sh [SECONDS] [BUILD_DIR] [TARGET...]
 #   JOBS=2 tests/fuzz/run-long.sh 300 build router json
@@ -14,7 +15,7 @@ secs=${1:-300}
 build=$(realpath "${2:-build}")
 shift $(( $# > 2 ? 2 : $# ))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(router url json config schema)
+[ ${#targets[@]} -gt 0 ] || targets=(router url json config schema pgsql jwt phone)
 jobs=${JOBS:-1}
 out=$build/fuzz-long
 mkdir -p "$out/artifacts"
@@ -32,6 +33,8 @@ run_one() {
   echo $? >"$out/$t.rc"
 }
 
+stamp=$out/.start
+touch "$stamp"
 running=0
 for t in "${targets[@]}"; do
   run_one "$t" &
@@ -40,7 +43,7 @@ for t in "${targets[@]}"; do
 done
 wait
 
-printf '%-8s %8s %12s %10s %6s %7s %8s  %s\n' target seconds execs exec/s cov ft corpus result
+printf '%-8s %8s %12s %10s %6s %7s %8s %8s  %s\n' target seconds execs exec/s cov ft corpus crashes result
 for t in "${targets[@]}"; do
   log=$out/$t.log
   execs=$(sed -n 's/^stat::number_of_executed_units: //p' "$log" | tail -1)
@@ -50,8 +53,11 @@ for t in "${targets[@]}"; do
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   corp=$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' <<<"$last")
+  # inputs libFuzzer kept this run: crash-, leak-, timeout- or oom-<sha1>
+  crashes=$(find "$out/artifacts" -maxdepth 1 -name "$t-*" -newer "$stamp" | wc -l)
   rc=$(cat "$out/$t.rc" 2>/dev/null || echo '?')
   result=ok
   [ "$rc" = 0 ] || result="FAILED (rc $rc, see $log)"
-  printf '%-8s %8s %12s %10s %6s %7s %8s  %s\n' "$t" "$secs" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$result"
+  printf '%-8s %8s %12s %10s %6s %7s %8s %8s  %s\n' "$t" "$secs" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" \
+    "${corp:-?}" "$crashes" "$result"
 done
