@@ -40,6 +40,9 @@ struct krc_server {
     krc_loop *loops;
     int nloops;
     int started;
+    /* loop_main reports the end of its loop_init under these */
+    pthread_mutex_t init_mu;
+    pthread_cond_t init_cv;
 };
 
 typedef struct krc_h2o_handler {
@@ -139,6 +142,8 @@ krc_server *krc_server_new(krc_app *app, char *err, size_t errlen)
     }
     s->app = app;
     s->nloops = cfg->server.threads;
+    pthread_mutex_init(&s->init_mu, NULL);
+    pthread_cond_init(&s->init_cv, NULL);
     h2o_config_init(&s->globalconf);
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("kirana"));
     /* h2o answers bodies above its own limit with a plain 413 before any
@@ -228,12 +233,64 @@ static void close_listeners(krc_loop *L)
         L->ctx.globalconf->http1.callbacks.request_shutdown(&L->ctx);
 }
 
+/* Everything of a loop that libh2o allocates from its per-thread caches
+ * (socket buffers, memory pools) must be created on the loop's own thread:
+ * libh2o 2.2.5 returns such memory to the cache of the thread that created
+ * the object, so a queue or socket made on the main thread and read by two
+ * loops has both of them use the main thread's cache at once (heap
+ * corruption under load with server.threads > 1). Loops are initialised one
+ * at a time, each on its thread, the main thread waiting in between. */
+static int loop_init(krc_loop *L, krc_server *s, char *err, size_t errlen)
+{
+    L->evloop = h2o_evloop_create();
+    h2o_context_init(&L->ctx, L->evloop, &s->globalconf);
+    if (krc_h2guard_attach(&L->ctx, s->app->cfg->server.h2_max_resets_per_10s,
+                           s->app->cfg->server.request_timeout_ms) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    L->mq = h2o_multithread_create_queue(L->evloop);
+    h2o_multithread_register_receiver(L->mq, &L->done, krc_pipeline_on_done);
+    h2o_multithread_register_receiver(L->mq, &L->flushes, krc_stream_on_flush);
+    if (getrandom(&L->rid_prefix, sizeof(L->rid_prefix), 0) != sizeof(L->rid_prefix))
+        L->rid_prefix = (uint32_t)getpid() ^ (uint32_t)L->index;
+    L->nlisteners = s->nlisteners;
+    L->listeners = calloc(s->nlisteners, sizeof(h2o_socket_t *));
+    L->accept_ctxs = calloc(s->nlisteners, sizeof(h2o_accept_ctx_t));
+    if (s->nlisteners > 0 && (L->listeners == NULL || L->accept_ctxs == NULL)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < s->nlisteners; i++) {
+        h2o_accept_ctx_t *a = &L->accept_ctxs[i];
+        a->ctx = &L->ctx;
+        a->hosts = s->globalconf.hosts;
+        a->ssl_ctx = s->listeners[i].ssl;
+        h2o_socket_t *sock = h2o_evloop_socket_create(L->evloop, s->listeners[i].fds[L->index], H2O_SOCKET_FLAG_DONT_READ);
+        s->listeners[i].fds[L->index] = -1; /* the socket owns it now */
+        sock->data = a;
+        h2o_socket_read_start(sock, on_accept);
+        L->listeners[i] = sock;
+    }
+    return 0;
+}
+
 static void *loop_main(void *arg)
 {
     krc_loop *L = arg;
+    krc_server *s = L->server;
     krc_app *app = L->app;
     krc_thread_mark_loop();
     current_loop = L;
+    char err[256] = "";
+    int rc = loop_init(L, s, err, sizeof(err));
+    pthread_mutex_lock(&s->init_mu);
+    L->init_rc = rc < 0 ? -1 : 1;
+    snprintf(L->init_err, sizeof(L->init_err), "%s", err);
+    pthread_cond_broadcast(&s->init_cv);
+    pthread_mutex_unlock(&s->init_mu);
+    if (rc < 0)
+        return NULL;
     uint64_t deadline = 0;
     for (;;) {
         h2o_evloop_run(L->evloop, 50);
@@ -267,46 +324,33 @@ int krc_server_start(krc_server *s, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (int t = 0; t < s->nloops; t++) {
+    int rc = 0;
+    for (int t = 0; rc == 0 && t < s->nloops; t++) {
         krc_loop *L = &s->loops[t];
         L->app = s->app;
+        L->server = s;
         L->index = t;
-        L->evloop = h2o_evloop_create();
-        h2o_context_init(&L->ctx, L->evloop, &s->globalconf);
-        if (krc_h2guard_attach(&L->ctx, s->app->cfg->server.h2_max_resets_per_10s,
-                               s->app->cfg->server.request_timeout_ms) != 0) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        L->mq = h2o_multithread_create_queue(L->evloop);
-        h2o_multithread_register_receiver(L->mq, &L->done, krc_pipeline_on_done);
-        h2o_multithread_register_receiver(L->mq, &L->flushes, krc_stream_on_flush);
-        if (getrandom(&L->rid_prefix, sizeof(L->rid_prefix), 0) != sizeof(L->rid_prefix))
-            L->rid_prefix = (uint32_t)getpid() ^ (uint32_t)t;
-        L->nlisteners = s->nlisteners;
-        L->listeners = calloc(s->nlisteners, sizeof(h2o_socket_t *));
-        L->accept_ctxs = calloc(s->nlisteners, sizeof(h2o_accept_ctx_t));
-        for (size_t i = 0; i < s->nlisteners; i++) {
-            h2o_accept_ctx_t *a = &L->accept_ctxs[i];
-            a->ctx = &L->ctx;
-            a->hosts = s->globalconf.hosts;
-            a->ssl_ctx = s->listeners[i].ssl;
-            h2o_socket_t *sock = h2o_evloop_socket_create(L->evloop, s->listeners[i].fds[t], H2O_SOCKET_FLAG_DONT_READ);
-            s->listeners[i].fds[t] = -1; /* the socket owns it now */
-            sock->data = a;
-            h2o_socket_read_start(sock, on_accept);
-            L->listeners[i] = sock;
-        }
-    }
-    for (int t = 0; t < s->nloops; t++) {
-        if (pthread_create(&s->loops[t].tid, NULL, loop_main, &s->loops[t]) != 0) {
+        if (pthread_create(&L->tid, NULL, loop_main, L) != 0) {
             snprintf(err, errlen, "cannot start event-loop thread: %s", strerror(errno));
-            atomic_store(&s->app->stopping, 1);
-            for (int j = 0; j < t; j++)
-                pthread_join(s->loops[j].tid, NULL);
-            return -1;
+            rc = -1;
+            break;
         }
         s->started++;
+        pthread_mutex_lock(&s->init_mu);
+        while (L->init_rc == 0)
+            pthread_cond_wait(&s->init_cv, &s->init_mu);
+        pthread_mutex_unlock(&s->init_mu);
+        if (L->init_rc < 0) {
+            snprintf(err, errlen, "event-loop thread %d: %s", t, L->init_err);
+            rc = -1;
+        }
+    }
+    if (rc < 0) {
+        atomic_store(&s->app->stopping, 1);
+        for (int j = 0; j < s->started; j++)
+            pthread_join(s->loops[j].tid, NULL);
+        s->started = 0;
+        return -1;
     }
     for (size_t i = 0; i < s->nlisteners; i++)
         krc_log(KR_LOG_INFO, NULL, NULL, "listening on %s://%s:%d (%s)", s->listeners[i].ssl ? "https" : "http",

@@ -10,7 +10,10 @@
 
 typedef struct krc_loop {
     krc_app *app;
+    struct krc_server *server;
     int index;
+    int init_rc;        /* 0 while loop_init runs on the loop thread, then 1 or -1 */
+    char init_err[256]; /* why loop_init failed */
     pthread_t tid;
     h2o_evloop_t *evloop;
     h2o_context_t ctx;
