@@ -12,6 +12,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: kirana [--config FILE]          serve (default config: $KIRANA_CONFIG or config/kirana.yaml)\n"
                "       kirana --check-config FILE      validate the config, load and init the plugins, exit\n"
                "       kirana --list-plugins [--config FILE]\n"
+               "       kirana --list-routes [--config FILE]   load and init the plugins, print every route\n"
                "       kirana [--config FILE] COMMAND ARGS...   a command a loaded plugin provides\n"
                "                                              (e.g. auth: admin grant|revoke PHONE)\n"
                "       kirana --config-schema          print the config file's JSON schema\n"
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
             mode = KRC_MODE_CHECK_CONFIG;
         } else if (strcmp(a, "--list-plugins") == 0) {
             mode = KRC_MODE_LIST_PLUGINS;
+        } else if (strcmp(a, "--list-routes") == 0) {
+            mode = KRC_MODE_LIST_ROUTES;
         } else if (a[0] != '-') {
             return krc_run(config, KRC_MODE_COMMAND, argc - i, argv + i);
         } else {

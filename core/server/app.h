@@ -32,6 +32,7 @@ struct kr_plugin_ctx {
     char *mount;  /* "" or "/prefix" */
     json_t *config;
     void *state;
+    json_t *openapi; /* the plugin's OpenAPI fragment, or NULL */
     int index; /* position in the config */
     bool inited, started;
 };
@@ -103,6 +104,8 @@ struct krc_app {
     struct krc_redis *redis;
     struct krc_queue *queue;
     struct krc_server *server;
+    char *openapi_doc; /* GET /openapi.json, built after init */
+    size_t openapi_len;
     atomic_int stopping;
     atomic_long live_requests; /* kr_req objects alive */
     /* metrics */

@@ -8,6 +8,7 @@
 #include "core/queue/queue.h"
 #include "core/redis/redis.h"
 #include "core/server/app.h"
+#include "core/server/openapi.h"
 #include "core/server/pubsub.h"
 #include "core/server/request.h"
 #include "core/server/stream.h"
@@ -192,6 +193,7 @@ void krc_host_init(void)
     h->abi_minor = KR_ABI_MINOR;
     h->errmsg = h_errmsg;
     h->set_errmsg = h_set_errmsg;
+    h->openapi_add = krc_openapi_add;
     h->ctx_name = h_ctx_name;
     h->ctx_config = h_ctx_config;
     h->ctx_mount = h_ctx_mount;

@@ -232,6 +232,7 @@ void krc_loader_free(krc_app *app)
     for (size_t i = 0; i < app->nplugins; i++) {
         kr_plugin_ctx *c = app->plugins[i];
         json_decref(c->config);
+        json_decref(c->openapi);
         free(c->entry);
         free(c->path);
         free(c->mount);

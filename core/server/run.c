@@ -14,6 +14,7 @@
 #include "core/redis/redis.h"
 #include "core/server/app.h"
 #include "core/server/loader.h"
+#include "core/server/openapi.h"
 #include "core/server/ops.h"
 #include "core/server/pubsub.h"
 #include "core/server/server.h"
@@ -76,6 +77,17 @@ static void list_plugins(krc_app *app)
     }
 }
 
+/* One line per route: METHOD PATTERN OWNER AUTH (the core's routes first). */
+static void list_routes(const krc_app *app)
+{
+    static const char *const auth[] = {"none", "user", "admin"};
+    for (size_t i = 0; i < app->nroutes; i++) {
+        const krc_route_entry *r = app->routes[i];
+        printf("%s %s %s %s\n", r->method, r->pattern, r->ctx != NULL ? r->ctx->desc->name : "core",
+               auth[r->auth >= KR_AUTH_NONE && r->auth <= KR_AUTH_ADMIN ? r->auth : 0]);
+    }
+}
+
 static int run_command(krc_app *app, int argc, char **argv)
 {
     const krc_command *cmd = NULL;
@@ -124,6 +136,7 @@ static void free_app(krc_app *app)
     if (app->cors != NULL)
         krc_cors_free(app->cors);
     krc_router_free(app->router);
+    krc_openapi_free(app);
     krc_config_free(app->cfg);
 }
 
@@ -221,7 +234,7 @@ int krc_run(const char *config_path, krc_mode mode, int argc, char **argv)
         app.cors = krc_cors_new((const char *const *)cc->allow_origins, cc->n_allow_origins,
                                 (const char *const *)cc->allow_headers, cc->n_allow_headers, cc->max_age);
     app.check_only = mode != KRC_MODE_SERVE;
-    if (krc_ops_register(&app) < 0) {
+    if (krc_ops_register(&app) < 0 || krc_openapi_register(&app) < 0) {
         fprintf(stderr, "kirana: %s\n", krc_err_msg());
         status = 1;
         goto out;
@@ -235,13 +248,18 @@ int krc_run(const char *config_path, krc_mode mode, int argc, char **argv)
         list_plugins(&app);
         goto out;
     }
-    if (krc_loader_init(&app, err, sizeof(err)) < 0 || check_auth(&app, err, sizeof(err)) < 0) {
+    if (krc_loader_init(&app, err, sizeof(err)) < 0 || check_auth(&app, err, sizeof(err)) < 0 ||
+        krc_openapi_build(&app, err, sizeof(err)) < 0) {
         fprintf(stderr, "kirana: %s\n", err);
         status = 1;
         goto out_plugins;
     }
     if (mode == KRC_MODE_CHECK_CONFIG) {
         printf("%s: configuration OK (%zu plugins, %zu routes)\n", config_path, app.nplugins, app.nroutes);
+        goto out_plugins;
+    }
+    if (mode == KRC_MODE_LIST_ROUTES) {
+        list_routes(&app);
         goto out_plugins;
     }
     if (mode == KRC_MODE_COMMAND) {

@@ -7,6 +7,7 @@ typedef enum krc_mode {
     KRC_MODE_CHECK_CONFIG, /* validate config, load and init plugins, exit */
     KRC_MODE_LIST_PLUGINS, /* load plugins and print their descriptors */
     KRC_MODE_COMMAND,      /* run a command a plugin registered */
+    KRC_MODE_LIST_ROUTES,  /* load and init plugins, print every route */
 } krc_mode;
 
 /* main. Returns the process exit status; errors are printed to stderr as

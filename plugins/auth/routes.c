@@ -308,5 +308,5 @@ int auth_routes_add(kr_plugin_ctx *ctx, auth_state *st)
         (rc = kr_route_add(ctx, "GET", "/me", KR_AUTH_USER, me_get, st)) < 0 ||
         (rc = kr_route_add(ctx, "PATCH", "/me", KR_AUTH_USER, me_patch, st)) < 0)
         return rc;
-    return KR_OK;
+    return kr_openapi_add(ctx, kr_plugin_openapi_json); /* openapi.json */
 }

@@ -22,7 +22,7 @@ static int add_routes(kr_plugin_ctx *ctx, cart_state *st)
         (rc = kr_route_add(ctx, "PUT", "/items/{product_id}", KR_AUTH_USER, cart_h_set, st)) < 0 ||
         (rc = kr_route_add(ctx, "DELETE", "/items/{product_id}", KR_AUTH_USER, cart_h_remove, st)) < 0)
         return rc;
-    return KR_OK;
+    return kr_openapi_add(ctx, kr_plugin_openapi_json); /* openapi.json */
 }
 
 static void free_state(cart_state *st)

@@ -100,7 +100,7 @@ static int add_routes(kr_plugin_ctx *ctx, order_state *st)
         (rc = kr_route_add(ctx, "PATCH", "/{id}/status", KR_AUTH_ADMIN, order_h_status, st)) < 0 ||
         (rc = kr_route_add(ctx, "GET", "/{id}/events", KR_AUTH_USER, order_h_events, st)) < 0)
         return rc;
-    return KR_OK;
+    return kr_openapi_add(ctx, kr_plugin_openapi_json); /* openapi.json */
 }
 
 static void counters(kr_plugin_ctx *ctx, order_state *st)

@@ -23,7 +23,7 @@ static int add_routes(kr_plugin_ctx *ctx, product_state *st)
         (rc = kr_route_add(ctx, "DELETE", "/{id}", KR_AUTH_ADMIN, product_h_delete, st)) < 0 ||
         (rc = kr_route_add(ctx, "POST", "/{id}/stock", KR_AUTH_ADMIN, product_h_restock, st)) < 0)
         return rc;
-    return KR_OK;
+    return kr_openapi_add(ctx, kr_plugin_openapi_json); /* openapi.json */
 }
 
 static int init(kr_plugin_ctx *ctx)

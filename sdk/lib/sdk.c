@@ -1,5 +1,6 @@
 /* libkirana_sdk: each kr_* function calls through the host table that the
  * handle points at. Linked statically into every plugin. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,21 @@ int kr_route_add(kr_plugin_ctx *ctx, const char *method, const char *pattern, kr
 int kr_authenticator_set(kr_plugin_ctx *ctx, kr_authenticate_fn fn, void *udata)
 {
     return H(ctx)->authenticator_set(ctx, fn, udata);
+}
+
+/* kr_plugin_openapi_json of a build that embedded no openapi.json (and of
+ * plugin sources compiled into unit tests): the server refuses it, saying so. */
+__attribute__((weak)) const char kr_plugin_openapi_json[] = "";
+
+int kr_openapi_add(kr_plugin_ctx *ctx, const char *json)
+{
+    const kr_host *h = H(ctx);
+    /* the loader refuses plugins newer than the server, but a hand-made
+     * host table may still be short */
+    if (h->size < offsetof(kr_host, openapi_add) + sizeof(h->openapi_add) || h->openapi_add == NULL)
+        return kr_error(ctx, KR_EINVAL, "this host (ABI %u.%u) takes no OpenAPI descriptions", h->abi_major,
+                        h->abi_minor);
+    return h->openapi_add(ctx, json);
 }
 
 /* request */

@@ -242,6 +242,7 @@ const kr_host krf_host = {
     .publish = krf_publish,
     .command_add = command_add,
     .set_errmsg = set_errmsg,
+    .openapi_add = krf_openapi_add,
 };
 
 /* --- the host --- */
@@ -278,6 +279,7 @@ kr_fakehost *kr_fakehost_new(void)
 static void free_ctx(kr_plugin_ctx *ctx)
 {
     json_decref(ctx->config);
+    json_decref(ctx->openapi);
     free(ctx->mount);
     free(ctx);
 }

@@ -23,6 +23,7 @@ struct kr_plugin_ctx {
     char *mount;
     json_t *config;
     void *state;
+    json_t *openapi; /* kr_openapi_add, or NULL */
     int init_done;
     int started;
 };
@@ -137,6 +138,7 @@ json_t *krf_config_prepare(const char *schema_text, const json_t *given, char *e
 
 /* --- routes (route.c) --- */
 /* init thread. Host entry for kr_route_add (strings copied). */
+int krf_openapi_add(kr_plugin_ctx *ctx, const char *json);
 int krf_route_add(kr_plugin_ctx *ctx, const char *method, const char *pattern, kr_auth auth, kr_handler_fn handler,
                   void *udata);
 /* test thread. Drops every route of ctx (a refused load). */

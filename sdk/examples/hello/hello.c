@@ -1,7 +1,10 @@
 /* hello: the smallest useful kirana plugin, and the example third-party
  * authors start from. Built out of tree against the installed SDK:
  *
- *     cc -shared -fPIC -o hello.so hello.c $(pkg-config --cflags --libs kirana-sdk)
+ *     make    (see the Makefile: openapi.json becomes openapi.c, then one cc)
+ *
+ * Its routes are described in openapi.json beside this file (served at
+ * GET /openapi.json).
  */
 #include <kirana/kirana.h>
 #include <stdlib.h>
@@ -47,7 +50,7 @@ static int init(kr_plugin_ctx *ctx)
         (rc = kr_route_add(ctx, "GET", "/{name}", KR_AUTH_NONE, greet, st)) < 0 ||
         (rc = kr_route_add(ctx, "POST", "/echo", KR_AUTH_NONE, echo, st)) < 0)
         return rc;
-    return KR_OK;
+    return kr_openapi_add(ctx, kr_plugin_openapi_json); /* openapi.json */
 }
 
 static void fini(kr_plugin_ctx *ctx) { free(kr_ctx_state(ctx)); }

@@ -439,7 +439,8 @@ static int add_routes(kr_plugin_ctx *ctx, wl_state *st)
     int rc;
     if ((rc = kr_route_add(ctx, "GET", "/", KR_AUTH_USER, h_list, st)) < 0 ||
         (rc = kr_route_add(ctx, "POST", "/items", KR_AUTH_USER, h_add, st)) < 0 ||
-        (rc = kr_route_add(ctx, "DELETE", "/items/{product_id}", KR_AUTH_USER, h_remove, st)) < 0)
+        (rc = kr_route_add(ctx, "DELETE", "/items/{product_id}", KR_AUTH_USER, h_remove, st)) < 0 ||
+        (rc = kr_openapi_add(ctx, kr_plugin_openapi_json)) < 0) /* openapi.json */
         return rc;
     if (!st->popular)
         return KR_OK;

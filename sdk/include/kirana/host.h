@@ -148,6 +148,9 @@ struct kr_host {
 
     /* errors, continued */
     void (*set_errmsg)(const char *msg);
+
+    /* ABI 1.1: route descriptions */
+    int (*openapi_add)(kr_plugin_ctx *ctx, const char *json);
 };
 
 #ifdef __cplusplus

@@ -55,6 +55,24 @@ typedef int (*kr_authenticate_fn)(kr_req *req, kr_principal *out, void *udata);
 /* init thread. At most one plugin per process may set it. */
 int kr_authenticator_set(kr_plugin_ctx *ctx, kr_authenticate_fn fn, void *udata);
 
+/* init thread (ABI 1.1). Describes this plugin's routes in the server's
+ * OpenAPI 3.1 document (GET /openapi.json). `json` is a fragment
+ * {"paths": {...}, "components": {...}, "tags": [...]} whose paths are
+ * relative to the mount prefix, like kr_route_add patterns ("/" is the
+ * mount itself). Copied. Once per plugin. Malformed JSON or a fragment of
+ * the wrong shape is KR_EINVAL at once; after every init the core refuses
+ * to start when a described operation is not a route of this plugin, a
+ * route of this plugin is not described, a component name is taken by
+ * another plugin, or a local $ref points nowhere. Security requirements
+ * (bearer) are filled in from each route's kr_auth. */
+int kr_openapi_add(kr_plugin_ctx *ctx, const char *json);
+
+/* The plugin's openapi.json as a C string, defined by builds that embed it
+ * (kirana_add_plugin(NAME OPENAPI file.json ...) in sdk/CMakeLists.txt, or
+ * the examples' Makefiles). Without one it is the SDK's empty string, which
+ * the server refuses with a message saying so. */
+extern const char kr_plugin_openapi_json[];
+
 /* --- request (worker thread; request-scoped results) --- */
 const char *kr_req_method(const kr_req *req);
 /* Path without the query string, percent-decoded. */

@@ -28,7 +28,7 @@ extern "C" {
 
 #define KR_PLUGIN_MAGIC 0x4b52504cu /* "KRPL" */
 #define KR_ABI_MAJOR 1
-#define KR_ABI_MINOR 0
+#define KR_ABI_MINOR 1
 
 typedef struct kr_plugin_ctx kr_plugin_ctx;
 typedef struct kr_db kr_db;

@@ -80,6 +80,8 @@ int kr_fakehost_set_roles(kr_fakehost *fh, const char *const *roles);
  * mount may be NULL for "". Returns the context (borrowed, lives until
  * kr_fakehost_free) or NULL with the reason in kr_fakehost_error. */
 kr_plugin_ctx *kr_fakehost_load(kr_fakehost *fh, const kr_plugin *desc, const char *mount, const json_t *config);
+/* test. The fragment the plugin gave kr_openapi_add (borrowed), or NULL. */
+const json_t *kr_fakehost_openapi(const kr_plugin_ctx *ctx);
 /* test. Why the last load was refused (borrowed; "" when none). */
 const char *kr_fakehost_error(const kr_fakehost *fh);
 /* main. Runs the command a loaded plugin registered with kr_command_add

@@ -3,12 +3,18 @@
 // startKirana() writes a config (JSON is YAML) into a fresh temp dir, starts
 // the binary on port 0, reads the bound ports from its log and returns a
 // handle to talk to it, signal it and read its log lines.
+//
+// Every answer h2req() receives from a kirana started here is checked against
+// that server's GET /openapi.json (status, content type, JSON body by the
+// operation's schema; lib/openapi.mjs): a mismatch makes h2req throw, so the
+// test fails. startKirana(config, {checkResponses: false}) turns it off.
 import { spawn, execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http2 from 'node:http2';
 import { promisify } from 'node:util';
+import { ResponseChecker } from './openapi.mjs';
 
 export const execFileP = promisify(execFile);
 export const SRC = process.env.KIRANA_SOURCE_DIR;
@@ -65,6 +71,11 @@ export function baseConfig(extra = {}) {
   };
 }
 
+/** The kirana processes of this test file by port, for response checking. */
+const byPort = new Map();
+/** The origin each h2connect() session talks to. */
+const sessionOrigin = new WeakMap();
+
 export async function startKirana(config, opts = {}) {
   const dir = opts.dir || tempDir();
   const cfgPath = writeConfig(dir, config);
@@ -103,7 +114,10 @@ export async function startKirana(config, opts = {}) {
   };
   proc.stderr.on('data', onData);
   proc.stdout.on('data', onData);
-  proc.on('exit', (code, signal) => { k.exited = { code, signal }; });
+  proc.on('exit', (code, signal) => {
+    k.exited = { code, signal };
+    for (const p of k.ports) if (byPort.get(p) === k) byPort.delete(p);
+  });
   const want = opts.listeners ?? (config.server?.listen?.length || 1);
   try {
     await waitFor(() => k.exited || k.ports.length >= want, opts.startMs ?? 20000, 'kirana to listen');
@@ -112,6 +126,10 @@ export async function startKirana(config, opts = {}) {
     throw new Error(`${e.message}\n--- kirana output ---\n${k.raw}`);
   }
   if (k.exited) throw new Error(`kirana exited ${JSON.stringify(k.exited)}\n${k.raw}`);
+  if (opts.checkResponses !== false) {
+    k.checker = new ResponseChecker((origin) => rawRequest(origin, 'GET', '/openapi.json'));
+    for (const p of k.ports) byPort.set(p, k);
+  }
   return k;
 }
 
@@ -127,11 +145,22 @@ export async function waitFor(fn, ms, what = 'condition') {
 
 /** One HTTP/2 (h2c prior knowledge, or TLS with ca) session. */
 export function h2connect(origin, opts = {}) {
-  return http2.connect(origin, { rejectUnauthorized: false, ...opts });
+  const s = http2.connect(origin, { rejectUnauthorized: false, ...opts });
+  sessionOrigin.set(s, String(origin));
+  return s;
 }
 
-/** One request on a session (or a fresh one); resolves {status, headers, body, json}. */
+/** One request on a session (or a fresh one); resolves {status, headers, body, json}.
+ * The answer is checked against the server's OpenAPI description (see above). */
 export async function h2req(originOrSession, { method = 'GET', path = '/', headers = {}, body } = {}) {
+  const origin = typeof originOrSession === 'string' ? originOrSession : sessionOrigin.get(originOrSession);
+  const r = await rawRequest(originOrSession, method, path, headers, body);
+  const k = origin && byPort.get(Number(new URL(origin).port));
+  if (k?.checker) await k.checker.check(origin, method, path, r);
+  return r;
+}
+
+async function rawRequest(originOrSession, method, path, headers = {}, body = undefined) {
   const own = typeof originOrSession === 'string';
   const s = own ? h2connect(originOrSession) : originOrSession;
   try {
