@@ -35,10 +35,8 @@
 # Both apps get both cores (kirana: its worker pool of WORKERS threads
 # behind THREADS event-loop threads; Node: 2 cluster processes) and nothing
 # is pinned: h2load, PostgreSQL and Redis share the same cores, the same way
-# for both. THREADS defaults to 1 because kirana with 2 loop threads
-# corrupts its heap under this HTTP/1.1 load (a crash in krc_req_new /
-# h2o_mem_clear_pool within a minute); the script stops if either app's
-# process dies. Not a test.
+# for both (THREADS=1 gives kirana a single loop thread). The script stops
+# if either app's process dies. Not a test.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 build=$(realpath "${1:-build}")
@@ -51,7 +49,7 @@ M=${M:-8}
 ORDERS=${ORDERS:-2000}
 JOBS=${JOBS:-2000}
 PRODUCTS=${PRODUCTS:-200}
-THREADS=${THREADS:-1}
+THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-16}
 CONSUMERS=${CONSUMERS:-8}
 ref=tests/bench/node-reference
