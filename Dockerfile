@@ -23,6 +23,8 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 COPY --from=build /opt/kirana /opt/kirana
 COPY config/production.yaml /etc/kirana/kirana.yaml
 USER kirana
+# libmongoc: no /dev/shm counters file per process (see docs/kirana.service)
+ENV MONGOC_DISABLE_SHM=1
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=2s --retries=3 CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["/opt/kirana/bin/kirana"]

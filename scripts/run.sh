@@ -30,7 +30,7 @@ if [ -z "${KIRANA_DB_URI:-}" ] || [ -z "${KIRANA_REDIS_URL:-}" ]; then
   export KIRANA_QUEUE_REDIS_URL=${KIRANA_QUEUE_REDIS_URL:-$KIRANA_TEST_REDIS_URL}
 fi
 
-build/core/kirana --config config/kirana.yaml &
+MONGOC_DISABLE_SHM=1 build/core/kirana --config config/kirana.yaml &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid; tests/servers/servers.sh stop "${dir:-/nonexistent}" 2>/dev/null || true' INT TERM
 wait $pid
