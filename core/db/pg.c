@@ -307,6 +307,37 @@ static int64_t int_value(const PGresult *r, int row, int col)
     return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
+/* The document as a find selects it: cut down in SQL to the top-level
+ * fields the projection can keep, so that fields it drops (an order
+ * flow's holds, say) are neither sent nor parsed. The projection is still
+ * applied to what arrives (it gives the same answer from the cut document),
+ * which keeps its key order and its rules for nested paths (unless *done:
+ * the projection only dropped top-level fields, which SQL did). One jsonb_each
+ * reads a TOASTed document once, where doc->'k' per key would detoast it
+ * for each. */
+static void select_projected(krc_pg_sql *q, const krc_db_projection *proj, int *done)
+{
+    const char *names[32];
+    size_t n = 0;
+    *done = 0;
+    int top = proj != NULL ? krc_db_projection_top(proj, names, sizeof(names) / sizeof(names[0]), &n, done) : -1;
+    if (top < 0 || (top == 0 && n == 0)) {
+        krc_pg_sql_add(q, "doc");
+        return;
+    }
+    if (top == 0) {
+        krc_pg_sql_add(q, "doc - ARRAY[");
+        for (size_t i = 0; i < n; i++)
+            krc_pg_sql_addf(q, "%s'%s'", i ? ", " : "", names[i]);
+        krc_pg_sql_add(q, "]::text[]");
+        return;
+    }
+    krc_pg_sql_add(q, "coalesce((SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(doc) AS e WHERE e.key IN (");
+    for (size_t i = 0; i < n; i++)
+        krc_pg_sql_addf(q, "%s'%s'", i ? ", " : "", names[i]);
+    krc_pg_sql_add(q, ")), '{}'::jsonb)");
+}
+
 static int pg_find(kr_coll *c, const json_t *filter, const json_t *sort, const json_t *projection, int64_t skip,
                    int64_t limit, json_t **out)
 {
@@ -316,7 +347,10 @@ static int pg_find(kr_coll *c, const json_t *filter, const json_t *sort, const j
         return rc;
     krc_pg_sql q;
     krc_pg_sql_init(&q);
-    krc_pg_sql_addf(&q, "SELECT doc FROM \"%s\" WHERE ", c->name);
+    krc_pg_sql_add(&q, "SELECT ");
+    int done;
+    select_projected(&q, proj, &done);
+    krc_pg_sql_addf(&q, " FROM \"%s\" WHERE ", c->name);
     rc = krc_pg_filter(&q, filter, "doc", "id");
     if (rc == 0)
         rc = krc_pg_sort(&q, sort, "doc", "id");
@@ -343,8 +377,9 @@ static int pg_find(kr_coll *c, const json_t *filter, const json_t *sort, const j
         rc = parse_doc(r, i, 0, &doc);
         if (rc != 0)
             break;
-        json_t *shown = krc_db_projection_apply(proj, doc);
-        json_decref(doc);
+        json_t *shown = done ? doc : krc_db_projection_apply(proj, doc);
+        if (!done)
+            json_decref(doc);
         if (shown == NULL || json_array_append_new(all, shown) != 0)
             rc = krc_err_set(KR_ENOMEM, "out of memory");
     }
@@ -588,18 +623,44 @@ static int pg_find_one_and_update(kr_coll *c, const json_t *filter, const json_t
     return rc;
 }
 
+/* 1 if keys (checked) has more than one key and _id is the last. */
+static int sort_shaped(const json_t *keys)
+{
+    const char *path, *last = NULL;
+    const json_t *v;
+    json_object_foreach((json_t *)keys, path, v)
+        last = path;
+    return json_object_size(keys) > 1 && last != NULL && strcmp(last, "_id") == 0;
+}
+
 static int pg_create_index(kr_coll *c, const json_t *keys, unsigned flags, const char *name)
 {
     krc_pg_sql q;
     krc_pg_sql_init(&q);
     char user[128];
     int rc = krc_pg_schema_index_sql(&q, c->name, keys, (flags & KR_DB_UNIQUE) != 0, name, user);
+    /* A non-unique index whose last key is _id (the shape of a keyset
+     * pagination's sort) also gets one on krc_pg_sort's expressions for its
+     * keys, so finds sorted by them (a catalogue by name) read it in order
+     * and stop at the LIMIT. Only then: each index costs every update. */
+    krc_pg_sql sq;
+    krc_pg_sql_init(&sq);
+    int sorted = rc == 0 && !(flags & KR_DB_UNIQUE) && sort_shaped(keys);
+    if (sorted) {
+        char sname[160], spg[64];
+        snprintf(sname, sizeof(sname), "%s~sort", user);
+        krc_pg_schema_index_name(c->name, sname, spg);
+        rc = krc_pg_sort_index_sql(&sq, c->name, keys, spg);
+    }
     call k = {0};
     if (rc == 0)
         rc = call_begin(&k, db_of(c), c);
     if (rc == 0)
         rc = krc_pg_conn_script(k.conn, krc_pg_sql_text(&q), k.deadline);
+    if (rc == 0 && sorted)
+        rc = krc_pg_conn_script(k.conn, krc_pg_sql_text(&sq), k.deadline);
     call_end(&k);
+    krc_pg_sql_free(&sq);
     krc_pg_sql_free(&q);
     if (rc == KR_EDUPLICATE)
         return krc_err_set(rc, "kr_db_create_index: %s holds documents that break the unique index \"%s\"", c->name,

@@ -15,6 +15,32 @@ static int direction(const json_t *v)
     return d == 1 ? 1 : d == -1 ? -1 : 0;
 }
 
+/* The four keys of one path, each followed by " <d>": its type rank, its
+ * value as a number, as a string (COLLATE "C") and as jsonb. ORDER BY and
+ * the sort index (krc_pg_sort_index_sql) both write them here, so they are
+ * the same expressions and the planner reads the index in order; an index
+ * wants each in parentheses (o, c), which changes nothing else. */
+static void sort_key(krc_pg_sql *q, const char *doc, const char *path, const char *d, int index)
+{
+    const char *o = index ? "(" : "", *c = index ? ")" : "";
+    krc_pg_sql_addf(q, "%sCASE jsonb_typeof(", o);
+    krc_pg_path_get(q, doc, path);
+    krc_pg_sql_addf(q,
+                    ") WHEN 'number' THEN 2 WHEN 'string' THEN 3 WHEN 'object' THEN 4 WHEN 'array' THEN 5 "
+                    "WHEN 'boolean' THEN 6 ELSE 1 END%s %s, %sCASE WHEN jsonb_typeof(",
+                    c, d, o);
+    krc_pg_path_get(q, doc, path);
+    krc_pg_sql_add(q, ") = 'number' THEN ");
+    krc_pg_path_get(q, doc, path);
+    krc_pg_sql_addf(q, "::numeric END%s %s, %sCASE WHEN jsonb_typeof(", c, d, o);
+    krc_pg_path_get(q, doc, path);
+    krc_pg_sql_add(q, ") = 'string' THEN ");
+    krc_pg_path_get(q, doc, path);
+    krc_pg_sql_addf(q, " #>> '{}' END%s COLLATE \"C\" %s, ", c, d);
+    krc_pg_path_get(q, doc, path);
+    krc_pg_sql_addf(q, " %s", d);
+}
+
 int krc_pg_sort(krc_pg_sql *q, const json_t *sort, const char *doc, const char *id)
 {
     if (sort == NULL || (json_is_object(sort) && json_object_size(sort) == 0))
@@ -40,24 +66,43 @@ int krc_pg_sort(krc_pg_sql *q, const json_t *sort, const char *doc, const char *
             by_id = 1;
             continue;
         }
-        krc_pg_sql_add(q, "CASE jsonb_typeof(");
-        krc_pg_path_get(q, doc, path);
-        krc_pg_sql_addf(q,
-                        ") WHEN 'number' THEN 2 WHEN 'string' THEN 3 WHEN 'object' THEN 4 WHEN 'array' THEN 5 "
-                        "WHEN 'boolean' THEN 6 ELSE 1 END %s, CASE WHEN jsonb_typeof(",
-                        d);
-        krc_pg_path_get(q, doc, path);
-        krc_pg_sql_add(q, ") = 'number' THEN ");
-        krc_pg_path_get(q, doc, path);
-        krc_pg_sql_addf(q, "::numeric END %s, CASE WHEN jsonb_typeof(", d);
-        krc_pg_path_get(q, doc, path);
-        krc_pg_sql_add(q, ") = 'string' THEN ");
-        krc_pg_path_get(q, doc, path);
-        krc_pg_sql_addf(q, " #>> '{}' END COLLATE \"C\" %s, ", d);
-        krc_pg_path_get(q, doc, path);
-        krc_pg_sql_addf(q, " %s", d);
+        sort_key(q, doc, path, d, 0);
     }
     if (!by_id)
         krc_pg_sql_addf(q, ", %s", id);
+    return krc_pg_sql_status(q);
+}
+
+int krc_pg_sort_index_sql(krc_pg_sql *q, const char *coll, const json_t *keys, const char *pgname)
+{
+    /* under the DDL lock of pg_schema.c ("kirana" in ASCII) */
+    krc_pg_sql_addf(q,
+                    "BEGIN; SELECT pg_advisory_xact_lock(118074619076193); "
+                    "CREATE INDEX IF NOT EXISTS \"%s\" ON \"%s\" (",
+                    pgname, coll);
+    const char *path;
+    const json_t *v;
+    int by_id = 0, first = 1;
+    json_object_foreach((json_t *)keys, path, v)
+    {
+        int rc = krc_db_path_check(path, "kr_db_create_index");
+        if (rc != 0)
+            return rc;
+        int dir = direction(v);
+        if (dir == 0)
+            return krc_err_set(KR_EINVAL, "kr_db_create_index: the direction of %s must be 1 or -1", path);
+        const char *d = dir > 0 ? "ASC" : "DESC";
+        krc_pg_sql_add(q, first ? "" : ", ");
+        first = 0;
+        if (strcmp(path, "_id") == 0) {
+            krc_pg_sql_addf(q, "id %s", d);
+            by_id = 1;
+            break; /* a sort stops at _id: nothing after it can matter */
+        }
+        sort_key(q, "doc", path, d, 1);
+    }
+    if (!by_id)
+        krc_pg_sql_add(q, ", id ASC");
+    krc_pg_sql_add(q, "); COMMIT;");
     return krc_pg_sql_status(q);
 }

@@ -177,3 +177,27 @@ json_t *krc_db_projection_apply(const krc_db_projection *p, const json_t *doc)
         json_object_set(out, "_id", id);
     return out;
 }
+
+int krc_db_projection_top(const krc_db_projection *p, const char **names, size_t max, size_t *n, int *done)
+{
+    *n = 0;
+    *done = 0;
+    const char *key;
+    const json_t *sub;
+    json_object_foreach(p->tree, key, sub)
+    {
+        if (!p->include && !json_is_true(sub))
+            continue; /* a nested drop: the top-level field stays */
+        if (*n == max)
+            return -1;
+        names[(*n)++] = key;
+    }
+    if (p->include && p->keep_id && json_object_get(p->tree, "_id") == NULL) {
+        if (*n == max)
+            return -1;
+        names[(*n)++] = "_id";
+    }
+    /* exclude() keeps every other key, in order, as it is */
+    *done = !p->include && *n == json_object_size(p->tree);
+    return p->include;
+}

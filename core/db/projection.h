@@ -19,6 +19,17 @@ int krc_db_projection_compile(const json_t *spec, krc_db_projection **out);
 /* any thread. doc (an object, borrowed) projected: a new reference
  * (caller-owned), NULL on ENOMEM. p NULL returns doc itself, increfed. */
 json_t *krc_db_projection_apply(const krc_db_projection *p, const json_t *doc);
+/* any thread. What a backend may cut from documents before reading them,
+ * top-level names only (borrowed from p, at most max of them into names):
+ * returns 1 when the projected document holds nothing but the names (the
+ * kept paths' first segments, and _id when kept), 0 when it holds
+ * everything but the names (the top-level paths dropped whole), -1 when
+ * there are more than max names (cut nothing). p must not be NULL. The
+ * cut document still goes through krc_db_projection_apply, which gives the
+ * same answer from it as from the whole document -- unless *done is set
+ * to 1: then the projection is nothing but those top-level drops, and the
+ * cut document is the answer as it is. */
+int krc_db_projection_top(const krc_db_projection *p, const char **names, size_t max, size_t *n, int *done);
 /* any thread. NULL is fine. */
 void krc_db_projection_free(krc_db_projection *p);
 

@@ -62,7 +62,8 @@ void product_cursor_free(product_cursor *c);
 /* The JSON a client sees for a stored document: the public view, or with
  * admin the stock bookkeeping and status as well. Caller-owned. */
 json_t *product_view(const json_t *doc, int admin);
-/* Fields a public view needs, as a projection (caller-owned). */
+/* A projection leaving out the fields only admins see (caller-owned; NULL
+ * on ENOMEM): what a public view needs. */
 json_t *product_public_projection(void);
 
 /* --- storage (store.c): kr_db calls, worker threads --- */

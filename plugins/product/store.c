@@ -28,8 +28,10 @@ static json_t *now_iso(void)
 int product_store_indexes(product_state *st)
 {
     /* category + name serves a category's listing in its sort order,
-     * active the storefront's filter. */
-    static const char *const specs[][2] = {{PD_CATEGORY, PD_NAME}, {PD_ACTIVE, NULL}};
+     * active the storefront's filter, name + _id the listing's sort (an
+     * index ending in _id is one a sorted find can read in order: the
+     * first page stops after limit + 1 rows instead of sorting them all). */
+    static const char *const specs[][2] = {{PD_CATEGORY, PD_NAME}, {PD_ACTIVE, NULL}, {PD_NAME, PD_ID}};
     for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
         json_t *keys = json_pack("{si}", specs[i][0], 1);
         if (keys != NULL && specs[i][1] != NULL)

@@ -306,13 +306,21 @@ test('pagination: inserts between and during pages never repeat or skip a produc
   assert.ok(!seen.some((i) => i.name === 'Aaa first'), 'an insert behind the cursor is not');
 
   // During pages: a stream of concurrent inserts while two walks run.
-  let stop = false;
+  // Each walk waits for one more insert between its pages, so inserts land
+  // during the walks however fast pages are.
+  let stop = false, made = 0;
   const writer = (async () => {
-    let m = 0;
-    while (!stop) await create({ name: `Item ${pad(m++ % 100)}x`, price: 100, category: cat });
-    return m;
+    while (!stop) {
+      await create({ name: `Item ${pad(made % 100)}x`, price: 100, category: cat });
+      made++;
+    }
+    return made;
   })();
-  const [w1, w2] = await Promise.all([walk(`&category=${cat}`, 5), walk(`&category=${cat}`, 9)]);
+  const nextInsert = async () => {
+    const at = made;
+    for (let t = 0; made === at && t < 1000; t++) await new Promise((r) => setTimeout(r, 10));
+  };
+  const [w1, w2] = await Promise.all([walk(`&category=${cat}`, 5, nextInsert), walk(`&category=${cat}`, 9, nextInsert)]);
   stop = true;
   assert.ok((await writer) >= 3, 'inserts ran while the walks did');
   for (const w of [w1, w2]) {
