@@ -18,6 +18,7 @@
 
 #include "core/db/db.h"
 #include "core/util/err.h"
+#include "servers_env.h"
 #include "gen.h"
 
 static kr_host h = {.size = sizeof h, .abi_major = KR_ABI_MAJOR, .abi_minor = KR_ABI_MINOR};
@@ -25,26 +26,6 @@ static char uri[512];
 static char table[32];
 static krc_db *db;
 static kr_coll *coll;
-
-static int env_get(const char *file, const char *key, char *out, size_t len)
-{
-    FILE *f = fopen(file, "r");
-    char line[1024];
-    int rc = -1;
-    while (f != NULL && rc != 0 && fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == '=') {
-            line[strcspn(line, "\r\n")] = '\0';
-            size_t n = strlen(line + strlen(key) + 1);
-            if (n < len) {
-                memcpy(out, line + strlen(key) + 1, n + 1);
-                rc = 0;
-            }
-        }
-    }
-    if (f != NULL)
-        fclose(f);
-    return rc;
-}
 
 static void expect_rc(int rc, const char *what, const json_t *input, int also)
 {
@@ -148,7 +129,7 @@ static int setup(void **state)
 {
     (void)state;
     const char *env = getenv("KIRANA_TEST_SERVERS_ENV");
-    if (env == NULL || env_get(env, "KIRANA_TEST_PG_URI", uri, sizeof(uri)) != 0) {
+    if (env == NULL || kt_servers_env_get(env, "KIRANA_TEST_PG_URI", uri, sizeof(uri)) != 0) {
         fprintf(stderr, "test_pg_exec: KIRANA_TEST_SERVERS_ENV names no servers.sh env file\n");
         return -1;
     }

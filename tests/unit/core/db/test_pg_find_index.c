@@ -21,32 +21,13 @@
 #include "core/db/pg_sort.h"
 #include "core/db/projection.h"
 #include "core/util/err.h"
+#include "servers_env.h"
 
 static kr_host h = {.size = sizeof h, .abi_major = KR_ABI_MAJOR, .abi_minor = KR_ABI_MINOR};
 static char uri[512];
 static krc_db *db;
 static char indexed[32], plain[32];
 static kr_coll *ci, *cp; /* the same documents, with and without the index */
-
-static int env_get(const char *file, const char *key, char *out, size_t len)
-{
-    FILE *f = fopen(file, "r");
-    char line[1024];
-    int rc = -1;
-    while (f != NULL && rc != 0 && fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == '=') {
-            line[strcspn(line, "\r\n")] = '\0';
-            size_t n = strlen(line + strlen(key) + 1);
-            if (n < len) {
-                memcpy(out, line + strlen(key) + 1, n + 1);
-                rc = 0;
-            }
-        }
-    }
-    if (f != NULL)
-        fclose(f);
-    return rc;
-}
 
 /* The first value of sql's first row as a number (-1 on error). */
 static long long admin_value(const char *sql)
@@ -278,7 +259,7 @@ static int setup(void **state)
 {
     (void)state;
     const char *env = getenv("KIRANA_TEST_SERVERS_ENV");
-    if (env == NULL || env_get(env, "KIRANA_TEST_PG_URI", uri, sizeof(uri)) != 0) {
+    if (env == NULL || kt_servers_env_get(env, "KIRANA_TEST_PG_URI", uri, sizeof(uri)) != 0) {
         fprintf(stderr, "test_pg_find_index: KIRANA_TEST_SERVERS_ENV names no servers.sh env file\n");
         return -1;
     }
