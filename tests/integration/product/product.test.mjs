@@ -307,10 +307,13 @@ test('pagination: inserts between and during pages never repeat or skip a produc
 
   // During pages: a stream of concurrent inserts while two walks run.
   // Each walk waits for one more insert between its pages, so inserts land
-  // during the walks however fast pages are.
+  // during the walks however fast pages are; the writer stops after
+  // MAX_INSERTS so that the walks, which see the inserts ahead of their
+  // cursor, always reach the end.
+  const MAX_INSERTS = 40;
   let stop = false, made = 0;
   const writer = (async () => {
-    while (!stop) {
+    while (!stop && made < MAX_INSERTS) {
       await create({ name: `Item ${pad(made % 100)}x`, price: 100, category: cat });
       made++;
     }
@@ -318,7 +321,7 @@ test('pagination: inserts between and during pages never repeat or skip a produc
   })();
   const nextInsert = async () => {
     const at = made;
-    for (let t = 0; made === at && t < 1000; t++) await new Promise((r) => setTimeout(r, 10));
+    for (let t = 0; made === at && made < MAX_INSERTS && t < 1000; t++) await new Promise((r) => setTimeout(r, 10));
   };
   const [w1, w2] = await Promise.all([walk(`&category=${cat}`, 5, nextInsert), walk(`&category=${cat}`, 9, nextInsert)]);
   stop = true;
