@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -262,6 +263,35 @@ static void test_short_key_refused(void **state)
     free(none);
 }
 
+/* tests/fuzz/regressions/jwt/exp-overflow: exp + leeway overflowed
+ * (undefined behaviour; with wrapping, a far-future exp read as expired). */
+static void test_exp_at_the_ends_of_the_range(void **state)
+{
+    (void)state;
+    char *tok = craft(JWT_ALG_HS256, SECRET, "{\"exp\": 9223372036854775807}");
+    auth_claims c;
+    const char *why = NULL;
+    assert_int_equal(auth_jwt_verify(&cfg, tok, NOW, &c, &why), KR_OK);
+    assert_true(c.exp == INT64_MAX);
+    free(tok);
+    tok = craft(JWT_ALG_HS256, SECRET, "{\"exp\": 9223372036854775778}");
+    expect(tok, NOW, NULL);
+    free(tok);
+    tok = craft(JWT_ALG_HS256, SECRET, "{\"exp\": -9223372036854775808}");
+    expect(tok, NOW, "expired");
+    free(tok);
+    /* the leeway edge stays where it was */
+    char patch[64];
+    snprintf(patch, sizeof(patch), "{\"exp\": %ld}", NOW - 30);
+    tok = craft(JWT_ALG_HS256, SECRET, patch);
+    expect(tok, NOW, "expired");
+    free(tok);
+    snprintf(patch, sizeof(patch), "{\"exp\": %ld}", NOW - 29);
+    tok = craft(JWT_ALG_HS256, SECRET, patch);
+    expect(tok, NOW, NULL);
+    free(tok);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -270,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_round_trip), cmocka_unit_test(test_times),
         cmocka_unit_test(test_algorithms), cmocka_unit_test(test_secret_and_tampering),
         cmocka_unit_test(test_claims),     cmocka_unit_test(test_short_key_refused),
+        cmocka_unit_test(test_exp_at_the_ends_of_the_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
