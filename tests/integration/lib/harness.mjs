@@ -36,8 +36,21 @@ export function serversEnv() {
   return env;
 }
 
+// Every folder tempDir() makes goes when the test process exits, whatever
+// the test did with it (KIRANA_KEEP_TEST_DIRS=1 keeps them for a post
+// mortem). Servers a test started are stopped by then.
+const madeDirs = [];
+process.on('exit', () => {
+  if (process.env.KIRANA_KEEP_TEST_DIRS === '1') return;
+  for (const d of madeDirs) {
+    try { rmSync(d, { recursive: true, force: true }); } catch { /* a server still writing: left */ }
+  }
+});
+
 export function tempDir(prefix = 'kirana-it-') {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  madeDirs.push(d);
+  return d;
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
