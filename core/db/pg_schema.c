@@ -9,9 +9,8 @@
 #include "core/db/pg_path.h"
 #include "core/util/err.h"
 
-/* One advisory lock serialises all kirana DDL ("kirana" in ASCII). */
-#define DDL_BEGIN "BEGIN; SELECT pg_advisory_xact_lock(118074619076193); "
-#define DDL_END " COMMIT;"
+#define DDL_BEGIN KRC_PG_DDL_BEGIN
+#define DDL_END KRC_PG_DDL_END
 
 /* The update helpers. They raise KRC_PG_SQLSTATE_INVALID for updates that
  * MongoDB refuses (a field inside a scalar, $inc on a string, ...). They

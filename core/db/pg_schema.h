@@ -22,6 +22,11 @@
 /* The query that reports the installed helpers' version. */
 #define KRC_PG_HELPERS_VERSION_SQL "SELECT " KRC_PG_FN "helpers()"
 
+/* Every DDL script is wrapped in these: one advisory lock ("kirana" in
+ * ASCII) serialises all of kirana's DDL. */
+#define KRC_PG_DDL_BEGIN "BEGIN; SELECT pg_advisory_xact_lock(118074619076193); "
+#define KRC_PG_DDL_END " COMMIT;"
+
 /* SQLSTATE the helper functions raise for a bad update (KR_EINVAL). */
 #define KRC_PG_SQLSTATE_INVALID "KR001"
 

@@ -4,15 +4,21 @@
 
 #include "core/db/path.h"
 #include "core/db/pg_path.h"
+#include "core/db/pg_schema.h"
 #include "core/util/err.h"
 
-/* 1 or -1 from a sort direction, 0 when it is neither. */
-static int direction(const json_t *v)
+/* Checks one key of a sort or index ({path: 1 | -1}) for `what` and
+ * sets *d to "ASC" or "DESC". 0 or KR_EINVAL. */
+static int key_direction(const char *path, const json_t *v, const char *what, const char **d)
 {
-    if (!json_is_number(v))
-        return 0;
-    double d = json_number_value(v);
-    return d == 1 ? 1 : d == -1 ? -1 : 0;
+    int rc = krc_db_path_check(path, what);
+    if (rc != 0)
+        return rc;
+    double n = json_is_number(v) ? json_number_value(v) : 0;
+    if (n != 1 && n != -1)
+        return krc_err_set(KR_EINVAL, "%s: the direction of %s must be 1 or -1", what, path);
+    *d = n > 0 ? "ASC" : "DESC";
+    return 0;
 }
 
 /* The four keys of one path, each followed by " <d>": its type rank, its
@@ -52,13 +58,10 @@ int krc_pg_sort(krc_pg_sql *q, const json_t *sort, const char *doc, const char *
     int first = 1, by_id = 0;
     json_object_foreach((json_t *)sort, path, v)
     {
-        int rc = krc_db_path_check(path, "sort");
+        const char *d;
+        int rc = key_direction(path, v, "sort", &d);
         if (rc != 0)
             return rc;
-        int dir = direction(v);
-        if (dir == 0)
-            return krc_err_set(KR_EINVAL, "sort: the direction of %s must be 1 or -1", path);
-        const char *d = dir > 0 ? "ASC" : "DESC";
         krc_pg_sql_add(q, first ? " ORDER BY " : ", ");
         first = 0;
         if (strcmp(path, "_id") == 0) {
@@ -75,23 +78,16 @@ int krc_pg_sort(krc_pg_sql *q, const json_t *sort, const char *doc, const char *
 
 int krc_pg_sort_index_sql(krc_pg_sql *q, const char *coll, const json_t *keys, const char *pgname)
 {
-    /* under the DDL lock of pg_schema.c ("kirana" in ASCII) */
-    krc_pg_sql_addf(q,
-                    "BEGIN; SELECT pg_advisory_xact_lock(118074619076193); "
-                    "CREATE INDEX IF NOT EXISTS \"%s\" ON \"%s\" (",
-                    pgname, coll);
+    krc_pg_sql_addf(q, KRC_PG_DDL_BEGIN "CREATE INDEX IF NOT EXISTS \"%s\" ON \"%s\" (", pgname, coll);
     const char *path;
     const json_t *v;
     int by_id = 0, first = 1;
     json_object_foreach((json_t *)keys, path, v)
     {
-        int rc = krc_db_path_check(path, "kr_db_create_index");
+        const char *d;
+        int rc = key_direction(path, v, "kr_db_create_index", &d);
         if (rc != 0)
             return rc;
-        int dir = direction(v);
-        if (dir == 0)
-            return krc_err_set(KR_EINVAL, "kr_db_create_index: the direction of %s must be 1 or -1", path);
-        const char *d = dir > 0 ? "ASC" : "DESC";
         krc_pg_sql_add(q, first ? "" : ", ");
         first = 0;
         if (strcmp(path, "_id") == 0) {
@@ -103,6 +99,6 @@ int krc_pg_sort_index_sql(krc_pg_sql *q, const char *coll, const json_t *keys, c
     }
     if (!by_id)
         krc_pg_sql_add(q, ", id ASC");
-    krc_pg_sql_add(q, "); COMMIT;");
+    krc_pg_sql_add(q, ");" KRC_PG_DDL_END);
     return krc_pg_sql_status(q);
 }
