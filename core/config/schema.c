@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/err.h"
+
 /* A growing location string for messages. Out of memory it stops growing:
  * a shortened location in an error beats no error. */
 typedef struct locbuf {
@@ -441,16 +443,6 @@ typedef struct sctx {
     size_t errlen;
 } sctx;
 
-/* Schema text appears in messages (keys, the path to them, jansson's
- * "near" token); a control character in it must not break the one-line
- * error. */
-static void one_line(char *msg)
-{
-    for (char *c = msg; *c != '\0'; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = '?';
-}
-
 static int serr(sctx *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int serr(sctx *s, const char *fmt, ...)
 {
@@ -463,7 +455,9 @@ static int serr(sctx *s, const char *fmt, ...)
         snprintf(s->err, s->errlen, "schema at %s: %s", loc_str(&s->ptr), msg);
     else
         snprintf(s->err, s->errlen, "schema: %s", msg);
-    one_line(s->err);
+    /* schema text (keys, the path to them, jansson's "near" token) may
+     * hold control characters: the error stays one line */
+    krc_err_one_line(s->err);
     return -1;
 }
 
@@ -652,7 +646,7 @@ json_t *krc_schema_parse(const char *text, char *err, size_t errlen)
     json_t *schema = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     if (schema == NULL) {
         snprintf(err, errlen, "schema: invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-        one_line(err);
+        krc_err_one_line(err);
         return NULL;
     }
     sctx s = {.err = err, .errlen = errlen};

@@ -13,10 +13,15 @@ int krc_err_set(int err, const char *fmt, ...)
     va_end(ap);
     /* Messages often quote what a caller passed in (field names, operators,
      * keys); keep them one line whatever those hold. */
-    for (char *p = errbuf; *p != '\0'; p++)
+    krc_err_one_line(errbuf);
+    return err;
+}
+
+void krc_err_one_line(char *msg)
+{
+    for (char *p = msg; *p != '\0'; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = '?';
-    return err;
 }
 
 const char *krc_err_msg(void) { return errbuf; }

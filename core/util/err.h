@@ -12,6 +12,9 @@
  * Control characters in the result are shown as '?': a message is one
  * line whatever it quotes. */
 int krc_err_set(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* any thread. Replaces control characters in msg (NUL-terminated, in
+ * place) with '?', so a message quoting outside text stays one line. */
+void krc_err_one_line(char *msg);
 /* any thread. Borrowed; valid until the next krc_err_set on this thread. */
 const char *krc_err_msg(void);
 /* any thread. Empties the message. */
